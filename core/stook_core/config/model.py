@@ -1,0 +1,409 @@
+"""The InstallConfig document (apiVersion stook.io/v1beta1), field by field.
+
+Single-field rules live here as annotations; rules that relate several fields are in rules.py.
+Shorthands accepted on input (so kernel arguments stay short) are noted per type; the document
+is always dumped in its canonical form. See docs/install-config.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    SerializationInfo,
+    model_validator,
+)
+
+from stook_core.config.checks import (
+    HOSTNAME_PATTERN,
+    Check,
+    fail,
+    is_authorized_key,
+    is_host,
+    is_hostname,
+    is_ifname,
+    is_mac,
+    is_printable_ascii,
+    normalize_mac,
+    within,
+)
+from stook_core.crypt import is_sha512_crypt, sha512_crypt
+from stook_core.problems import REDACTED
+from stook_core.units import parse_size
+
+API_VERSION = "stook.io/v1beta1"
+KIND = "InstallConfig"
+RKE2_SUPERVISOR_PORT = 9345
+PASSWORD_MIN_LENGTH = 8
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+
+
+# --- input shorthands ---------------------------------------------------------------------------
+
+
+def as_list(value: Any) -> Any:
+    """A single value (one kernel argument) becomes a one-element list."""
+    return value if isinstance(value, list) or value is None else [value]
+
+
+def as_csv_list(value: Any) -> Any:
+    """Like as_list, and ``a,b`` becomes ``[a, b]`` (for kernel arguments)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return as_list(value)
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+
+def _dump_secret(value: SecretStr, info: SerializationInfo) -> str:
+    context = info.context or {}
+    return value.get_secret_value() if context.get("reveal_secrets") else REDACTED
+
+
+def _token(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value
+    if value == REDACTED:
+        raise fail("is the redaction placeholder of a dumped config: give the real token")
+    if not isinstance(value, str) or not is_printable_ascii(value):
+        raise fail("must be printable ASCII without spaces")
+    return SecretStr(value)
+
+
+def _password(value: Any) -> Any:
+    """Plain passwords are hashed at once; SHA-512 crypt hashes are kept as they are."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if not isinstance(value, str):
+        raise fail("must be a string")
+    if value == REDACTED:
+        raise fail("is the redaction placeholder of a dumped config: give the password or its hash")
+    if is_sha512_crypt(value):
+        return SecretStr(value)
+    if value.startswith("$") and value.count("$") >= 3:
+        raise fail("is a crypt hash of another kind: give a SHA-512 ($6$) hash or the plain password")
+    if len(value) < PASSWORD_MIN_LENGTH:
+        raise fail(f"must have at least {PASSWORD_MIN_LENGTH} characters")
+    return SecretStr(sha512_crypt(value))
+
+
+Token = Annotated[
+    SecretStr,
+    BeforeValidator(_token),
+    PlainSerializer(_dump_secret, return_type=str),
+]
+PasswordHash = Annotated[
+    SecretStr,
+    BeforeValidator(_password),
+    PlainSerializer(_dump_secret, return_type=str),
+]
+
+
+# --- addresses and names ------------------------------------------------------------------------
+
+
+def _prefixed_interface(value: Any) -> Any:
+    if isinstance(value, str) and "/" not in value:
+        raise fail("needs a prefix length, for example 192.168.1.10/24")
+    return value
+
+
+def _network(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return ipaddress.IPv4Network(value, strict=True)
+        except ValueError as error:
+            if "host bits set" in str(error):
+                loose = ipaddress.IPv4Network(value, strict=False)
+                raise fail(f"has host bits set; did you mean {loose}?") from None
+            raise fail("is not an IPv4 network such as 10.52.0.0/16") from None
+    return value
+
+
+Hostname = Annotated[
+    str,
+    Check(
+        is_hostname,
+        "is not a valid hostname: use 1-63 lowercase letters, digits and '-', starting and "
+        "ending with a letter or digit (a single name, not an FQDN)",
+        {"pattern": HOSTNAME_PATTERN},
+    ),
+]
+Host = Annotated[str, Check(is_host, "is not an IP address or DNS name")]
+MacAddress = Annotated[
+    str,
+    BeforeValidator(lambda v: normalize_mac(v) if isinstance(v, str) else v),
+    Check(is_mac, "is not a MAC address such as 52:54:00:12:34:56", {"pattern": "^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$"}),
+]
+IfName = Annotated[
+    str, Check(is_ifname, "is not an interface name: 1-15 characters, no '/' or spaces")
+]
+Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_network)]
+HostInterface = Annotated[ipaddress.IPv4Interface, BeforeValidator(_prefixed_interface)]
+AuthorizedKey = Annotated[
+    str,
+    Check(is_authorized_key, "is not an SSH public key line (type, base64 key, optional comment)"),
+]
+
+
+def _size(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, str)):
+        try:
+            return parse_size(value)
+        except ValueError as error:
+            raise fail(str(error)) from None
+    return value
+
+
+ByteSize = Annotated[
+    int,
+    BeforeValidator(_size),
+    Field(json_schema_extra={"description": "bytes, or a size such as 150Gi"}),
+]
+
+
+# --- disks --------------------------------------------------------------------------------------
+
+
+class DiskMatch(Strict):
+    """Which disk, by what identifies it rather than by a /dev name that may change (curtin-style).
+
+    Every given criterion must match; ``size`` then picks among the matches. Shorthand:
+    ``/dev/sda`` means ``{path: /dev/sda}``, ``largest`` means ``{size: largest}``.
+    """
+
+    path: Annotated[str, Check(lambda v: v.startswith("/dev/"), "must start with /dev/")] | None = None
+    serial: str | None = None
+    wwn: str | None = None
+    model: str | None = Field(None, description="glob, for example 'Samsung SSD 9*'")
+    size: Literal["largest", "smallest"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"size": value} if value in ("largest", "smallest") else {"path": value}
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> DiskMatch:
+        if not self.criteria():
+            raise fail("needs at least one of path, serial, wwn, model, size")
+        return self
+
+    def criteria(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump(exclude_none=True).items() if isinstance(v, str)}
+
+
+# --- network ------------------------------------------------------------------------------------
+
+BondMode = Literal[
+    "balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"
+]
+BOND_OPTIONS = frozenset(
+    {
+        "ad_select", "all_slaves_active", "arp_all_targets", "arp_interval", "arp_ip_target",
+        "arp_validate", "downdelay", "fail_over_mac", "lacp_rate", "lp_interval", "min_links",
+        "num_grat_arp", "num_unsol_na", "packets_per_slave", "primary", "primary_reselect",
+        "resend_igmp", "tlb_dynamic_lb", "updelay", "use_carrier", "xmit_hash_policy",
+    }
+)  # fmt: skip
+
+
+class NicRef(Strict):
+    """A NIC by name, by MAC (survives renames), or both. Shorthand: ``eno1`` or a MAC."""
+
+    name: IfName | None = None
+    mac: MacAddress | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            key, sep, rest = value.partition(":")
+            if sep and key in ("name", "mac", "hwAddr"):
+                return {"name": rest} if key == "name" else {"mac": rest}
+            return {"mac": value} if value.count(":") == 5 or value.count("-") == 5 else {"name": value}
+        return value
+
+    @model_validator(mode="after")
+    def _named(self) -> NicRef:
+        if self.name is None and self.mac is None:
+            raise fail("needs a name or a mac")
+        return self
+
+    def __str__(self) -> str:
+        return " ".join(part for part in (self.name, self.mac and f"({self.mac})") if part)
+
+
+def _bond_options(value: dict[str, str]) -> bool:
+    return all(key in BOND_OPTIONS for key in value)
+
+
+class Bond(Strict):
+    mode: BondMode = "active-backup"
+    miimon: Annotated[int, within(0, 60000)] = 100
+    options: Annotated[
+        dict[str, str],
+        Check(_bond_options, "names an unknown bonding option; see docs/install-config.md"),
+    ] = Field(default_factory=dict)
+
+
+class ManagementInterface(Strict):
+    """The node's management network: bond ``mgmt-bo`` of *nics* in bridge ``mgmt-br``."""
+
+    nics: Annotated[
+        list[NicRef],
+        BeforeValidator(as_csv_list),
+        Check(lambda v: len(v) > 0, "needs at least one NIC", {"minItems": 1}),
+    ]
+    bond: Bond = Field(default_factory=Bond)
+    vlan_id: Annotated[int, within(1, 4094)] | None = None
+    method: Literal["dhcp", "static"] = "dhcp"
+    address: HostInterface | None = Field(None, description="static: node IP with prefix, a.b.c.d/nn")
+    gateway: ipaddress.IPv4Address | None = None
+    mtu: Annotated[
+        int,
+        Check(
+            lambda v: v == 0 or 576 <= v <= 9000,
+            "is outside 576-9000 (0 means the default, 1500)",
+            {"minimum": 0, "maximum": 9000},
+        ),
+    ] = 0
+
+
+class Vip(Strict):
+    """The cluster's virtual IP (create mode), served by kube-vip. Shorthand: an IP or ``dhcp``."""
+
+    mode: Literal["static", "dhcp"] = "static"
+    address: ipaddress.IPv4Address | None = None
+    hw_addr: MacAddress | None = Field(None, description="dhcp: the MAC the VIP requests a lease with")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"mode": "dhcp"} if value == "dhcp" else {"mode": "static", "address": value}
+        return value
+
+
+class ClusterNetwork(Strict):
+    pod_cidr: Cidr = ipaddress.IPv4Network("10.52.0.0/16")
+    service_cidr: Cidr = ipaddress.IPv4Network("10.53.0.0/16")
+    dns: ipaddress.IPv4Address = ipaddress.IPv4Address("10.53.0.10")
+
+
+def _proxy_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _dump_proxy(value: str, info: SerializationInfo) -> str:
+    """Proxy URLs may carry a password (user:pass@host); it is a secret like the token."""
+    parts = urlsplit(value)
+    if (info.context or {}).get("reveal_secrets") or parts.password is None:
+        return value
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:{REDACTED}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+ProxyUrl = Annotated[
+    str,
+    Check(_proxy_url, "is not an http:// or https:// proxy URL"),
+    PlainSerializer(_dump_proxy, return_type=str),
+]
+
+
+class Proxy(Strict):
+    http_proxy: ProxyUrl | None = None
+    https_proxy: ProxyUrl | None = None
+    no_proxy: Annotated[list[str], BeforeValidator(as_csv_list)] = Field(default_factory=list)
+
+
+def _server_url(value: Any) -> Any:
+    """Normalise to ``https://host:9345``, the RKE2 supervisor a joining node registers with."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    parts = urlsplit(text if "://" in text else f"https://{text}")
+    if parts.scheme != "https":
+        raise fail("must use https://")
+    try:
+        port = parts.port
+    except ValueError:
+        raise fail("has an invalid port") from None
+    host = parts.hostname
+    if not host or not is_host(host):
+        raise fail("needs a host name or IP address, for example https://10.0.0.5:9345")
+    if port not in (None, RKE2_SUPERVISOR_PORT):
+        raise fail(f"must use port {RKE2_SUPERVISOR_PORT}, the RKE2 supervisor port")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise fail("must be only https://HOST[:9345], without path, query or user")
+    shown = f"[{host}]" if ":" in host else host
+    return f"https://{shown}:{RKE2_SUPERVISOR_PORT}"
+
+
+ServerUrl = Annotated[str, BeforeValidator(_server_url)]
+
+
+# --- the document -------------------------------------------------------------------------------
+
+
+class InstallSpec(Strict):
+    """Everything the installer needs to turn a machine into a node."""
+
+    mode: Literal["create", "join"]
+    role: Literal["default", "management", "worker", "witness"] = "default"
+    automatic: bool = False
+    hostname: Hostname
+    password: PasswordHash | None = Field(None, description="plain text (hashed on load) or $6$ hash")
+    ssh_authorized_keys: Annotated[list[AuthorizedKey], BeforeValidator(as_list)] = Field(
+        default_factory=list
+    )
+    dns_servers: Annotated[list[ipaddress.IPv4Address | ipaddress.IPv6Address], BeforeValidator(as_csv_list)] = Field(
+        default_factory=list
+    )
+    ntp_servers: Annotated[list[Host], BeforeValidator(as_csv_list)] = Field(default_factory=list)
+    proxy: Proxy | None = None
+    server_url: ServerUrl | None = Field(None, description="join: an existing server, https://HOST:9345")
+    token: Token = Field(description="the cluster's shared secret")
+    vip: Vip | None = None
+    install_disk: DiskMatch
+    data_disk: DiskMatch | None = Field(None, description="omitted: Longhorn data shares the install disk")
+    wipe_disks: Annotated[list[DiskMatch], BeforeValidator(as_csv_list)] = Field(default_factory=list)
+    persistent_size: ByteSize | None = Field(None, description="state partition size on a shared disk")
+    management_interface: ManagementInterface
+    cluster: ClusterNetwork = Field(default_factory=ClusterNetwork)
+    after_install: Literal["reboot", "poweroff"] = "reboot"
+    skip_checks: bool = Field(False, description="turn hardware size checks into warnings")
+
+
+class InstallConfig(Strict):
+    """The versioned document every door produces and the install engine consumes."""
+
+    api_version: Literal["stook.io/v1beta1"] = Field(alias="apiVersion")
+    kind: Literal["InstallConfig"]
+    install: InstallSpec
+
+    def __repr__(self) -> str:  # pydantic's repr already masks SecretStr; keep it one line
+        spec = self.install
+        return f"InstallConfig(mode={spec.mode!r}, hostname={spec.hostname!r}, token=<redacted>)"
+
+    __str__ = __repr__

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian 12 machine for Stook development: apt packages, a venv in .venv,
+# and the project installed editable with its dev extras. Idempotent and quick when done.
+# Usage: scripts/bootstrap.sh [apt-profile...]   (profiles: base test build)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
+
+# Debian packages per purpose; one list, read by every entry point.
+APT_BASE=(python3 python3-venv python3-dev ca-certificates git)
+APT_TEST=(util-linux gdisk dosfstools e2fsprogs parted squashfs-tools iproute2 kmod
+          qemu-system-x86 qemu-utils ovmf openssh-client etcd-server golang-go)
+APT_BUILD=(mmdebstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtools
+           dosfstools qemu-system-x86 qemu-utils ovmf openssh-client)
+
+want=("${APT_BASE[@]}")
+for profile in "$@"; do
+  case "$profile" in
+    base) ;;
+    test) want+=("${APT_TEST[@]}") ;;
+    build) want+=("${APT_BUILD[@]}") ;;
+    *) echo "bootstrap: unknown profile '$profile' (base, test, build)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# golang-go is not needed when a Go toolchain is already on PATH.
+if command -v go >/dev/null 2>&1; then
+  missing=("${missing[@]/golang-go}")
+fi
+read -r -a missing <<<"${missing[*]:-}"
+if ((${#missing[@]})); then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  log "installing Debian packages: ${missing[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The venv uses Debian's python3 (>= 3.11 on Debian 12), not whatever shim is first on PATH.
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY="$(command -v python3)"
+if [[ ! -x .venv/bin/python ]]; then
+  log "creating .venv with $($PY --version)"
+  "$PY" -m venv .venv
+fi
+stamp=".venv/.stook-installed"
+digest="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [[ ! -f $stamp || "$(cat "$stamp")" != "$digest" ]]; then
+  log "installing Python packages into .venv (pip install -e '.[dev]')"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  echo "$digest" >"$stamp"
+fi
+log "ready: $ROOT/.venv"

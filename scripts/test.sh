@@ -13,6 +13,11 @@ step "set-up"
 scripts/bootstrap.sh base test
 # shellcheck disable=SC1091
 source .venv/bin/activate
+for setup in scripts/setup.d/*.sh; do
+  [[ -e $setup ]] || continue
+  step "set-up: $(basename "$setup" .sh)"
+  bash "$setup"
+done
 
 step "lint: ruff"
 ruff check .

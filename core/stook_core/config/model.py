@@ -372,6 +372,11 @@ class InstallSpec(Strict):
     mode: Literal["create", "join"]
     role: Literal["default", "management", "worker", "witness"] = "default"
     automatic: bool = False
+    confirm_erase: bool = Field(
+        False,
+        description="consent for an unattended install to erase the disks it uses; without it "
+        "an automatic install refuses to start",
+    )
     hostname: Hostname
     password: PasswordHash | None = Field(None, description="plain text (hashed on load) or $6$ hash")
     ssh_authorized_keys: Annotated[list[AuthorizedKey], BeforeValidator(as_list)] = Field(

@@ -106,7 +106,9 @@ def _role_by_mode(spec: InstallSpec) -> Iterator[Problem]:
 )
 def _login(spec: InstallSpec) -> Iterator[Problem]:
     if spec.password is None and not spec.ssh_authorized_keys:
-        yield Problem.of(f"{P}.password", "or install.ssh_authorized_keys is required", missing=True)
+        yield Problem.of(
+            f"{P}.password", "is required unless install.ssh_authorized_keys has a key", missing=True
+        )
 
 
 # --- management network -------------------------------------------------------------------------

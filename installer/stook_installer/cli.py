@@ -1,0 +1,80 @@
+"""``stook-installer``: validate and inspect install configs, and install a node.
+
+    stook-installer validate FILE...     print every problem; exit 2 when there are any
+    stook-installer show FILE            the canonical document, secrets redacted
+    stook-installer schema               the JSON Schema of InstallConfig
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from stook_core.config import dump_yaml
+from stook_core.config.schema import schema_json
+from stook_core.config.sources import Sources
+from stook_core.problems import ConfigError
+
+EXIT_OK, EXIT_INVALID = 0, 2
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            Sources(file=Path(path)).load()
+        except ConfigError as error:
+            print(error.report(), file=sys.stderr)
+            status = EXIT_INVALID
+        else:
+            print(f"{path}: valid")
+    return status
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    try:
+        config = Sources(file=Path(args.file)).load()
+    except ConfigError as error:
+        print(error.report(), file=sys.stderr)
+        return EXIT_INVALID
+    sys.stdout.write(dump_yaml(config))
+    return EXIT_OK
+
+
+def cmd_schema(_args: argparse.Namespace) -> int:
+    sys.stdout.write(schema_json())
+    return EXIT_OK
+
+
+def tool_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stook-installer", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="check install config files")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(run=cmd_validate)
+    show = commands.add_parser("show", help="print the canonical config, secrets redacted")
+    show.add_argument("file", metavar="FILE")
+    show.set_defaults(run=cmd_show)
+    schema = commands.add_parser("schema", help="print the JSON Schema of InstallConfig")
+    schema.set_defaults(run=cmd_schema)
+    return parser
+
+
+TOOL_COMMANDS = ("validate", "show", "schema")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in TOOL_COMMANDS:
+        parsed = tool_parser().parse_args(args)
+        run: Callable[[argparse.Namespace], int] = parsed.run
+        return run(parsed)
+    from stook_installer.install_cli import main as install_main
+
+    return install_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -73,7 +73,8 @@ def _encode(digest: bytes) -> str:
         triple = (i, i + 21, i + 42)
         shift = i % 3
         rotated = triple[shift:] + triple[:shift]
-        out.append(_b64_24bit(*(digest[k] for k in rotated), 4))
+        high, middle, low = (digest[k] for k in rotated)
+        out.append(_b64_24bit(high, middle, low, 4))
     out.append(_b64_24bit(0, 0, digest[63], 2))
     return "".join(out)
 

@@ -1,8 +1,8 @@
 """``stook-installer``: validate and inspect install configs, and install a node.
 
-    stook-installer validate FILE...     print every problem; exit 2 when there are any
-    stook-installer show FILE            the canonical document, secrets redacted
-    stook-installer schema               the JSON Schema of InstallConfig
+stook-installer validate FILE...     print every problem; exit 2 when there are any
+stook-installer show FILE            the canonical document, secrets redacted
+stook-installer schema               the JSON Schema of InstallConfig
 """
 
 from __future__ import annotations

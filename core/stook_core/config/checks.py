@@ -56,7 +56,9 @@ class Check:
 
 
 def within(low: int, high: int) -> Check:
-    return Check(lambda v: low <= v <= high, f"is outside {low}-{high}", {"minimum": low, "maximum": high})
+    return Check(
+        lambda v: low <= v <= high, f"is outside {low}-{high}", {"minimum": low, "maximum": high}
+    )
 
 
 # --- names --------------------------------------------------------------------------------------

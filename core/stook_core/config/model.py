@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    IPvAnyAddress,
     PlainSerializer,
     SecretStr,
     SerializationInfo,
@@ -95,7 +96,9 @@ def _password(value: Any) -> Any:
     if is_sha512_crypt(value):
         return SecretStr(value)
     if value.startswith("$") and value.count("$") >= 3:
-        raise fail("is a crypt hash of another kind: give a SHA-512 ($6$) hash or the plain password")
+        raise fail(
+            "is a crypt hash of another kind: give a SHA-512 ($6$) hash or the plain password"
+        )
     if len(value) < PASSWORD_MIN_LENGTH:
         raise fail(f"must have at least {PASSWORD_MIN_LENGTH} characters")
     return SecretStr(sha512_crypt(value))
@@ -147,7 +150,11 @@ Host = Annotated[str, Check(is_host, "is not an IP address or DNS name")]
 MacAddress = Annotated[
     str,
     BeforeValidator(lambda v: normalize_mac(v) if isinstance(v, str) else v),
-    Check(is_mac, "is not a MAC address such as 52:54:00:12:34:56", {"pattern": "^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$"}),
+    Check(
+        is_mac,
+        "is not a MAC address such as 52:54:00:12:34:56",
+        {"pattern": "^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$"},
+    ),
 ]
 IfName = Annotated[
     str, Check(is_ifname, "is not an interface name: 1-15 characters, no '/' or spaces")
@@ -188,7 +195,9 @@ class DiskMatch(Strict):
     ``/dev/sda`` means ``{path: /dev/sda}``, ``largest`` means ``{size: largest}``.
     """
 
-    path: Annotated[str, Check(lambda v: v.startswith("/dev/"), "must start with /dev/")] | None = None
+    path: Annotated[str, Check(lambda v: v.startswith("/dev/"), "must start with /dev/")] | None = (
+        None
+    )
     serial: str | None = None
     wwn: str | None = None
     model: str | None = Field(None, description="glob, for example 'Samsung SSD 9*'")
@@ -214,7 +223,13 @@ class DiskMatch(Strict):
 # --- network ------------------------------------------------------------------------------------
 
 BondMode = Literal[
-    "balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"
+    "balance-rr",
+    "active-backup",
+    "balance-xor",
+    "broadcast",
+    "802.3ad",
+    "balance-tlb",
+    "balance-alb",
 ]
 BOND_OPTIONS = frozenset(
     {
@@ -239,7 +254,11 @@ class NicRef(Strict):
             key, sep, rest = value.partition(":")
             if sep and key in ("name", "mac", "hwAddr"):
                 return {"name": rest} if key == "name" else {"mac": rest}
-            return {"mac": value} if value.count(":") == 5 or value.count("-") == 5 else {"name": value}
+            return (
+                {"mac": value}
+                if value.count(":") == 5 or value.count("-") == 5
+                else {"name": value}
+            )
         return value
 
     @model_validator(mode="after")
@@ -276,7 +295,9 @@ class ManagementInterface(Strict):
     bond: Bond = Field(default_factory=Bond)
     vlan_id: Annotated[int, within(1, 4094)] | None = None
     method: Literal["dhcp", "static"] = "dhcp"
-    address: HostInterface | None = Field(None, description="static: node IP with prefix, a.b.c.d/nn")
+    address: HostInterface | None = Field(
+        None, description="static: node IP with prefix, a.b.c.d/nn"
+    )
     gateway: ipaddress.IPv4Address | None = None
     mtu: Annotated[
         int,
@@ -293,7 +314,9 @@ class Vip(Strict):
 
     mode: Literal["static", "dhcp"] = "static"
     address: ipaddress.IPv4Address | None = None
-    hw_addr: MacAddress | None = Field(None, description="dhcp: the MAC the VIP requests a lease with")
+    hw_addr: MacAddress | None = Field(
+        None, description="dhcp: the MAC the VIP requests a lease with"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -378,22 +401,32 @@ class InstallSpec(Strict):
         "an automatic install refuses to start",
     )
     hostname: Hostname
-    password: PasswordHash | None = Field(None, description="plain text (hashed on load) or $6$ hash")
+    password: PasswordHash | None = Field(
+        None, description="plain text (hashed on load) or $6$ hash"
+    )
     ssh_authorized_keys: Annotated[list[AuthorizedKey], BeforeValidator(as_list)] = Field(
         default_factory=list
     )
-    dns_servers: Annotated[list[ipaddress.IPv4Address | ipaddress.IPv6Address], BeforeValidator(as_csv_list)] = Field(
-        default_factory=list
-    )
+    dns_servers: Annotated[
+        list[IPvAnyAddress], BeforeValidator(as_csv_list)
+    ] = Field(default_factory=list)
     ntp_servers: Annotated[list[Host], BeforeValidator(as_csv_list)] = Field(default_factory=list)
     proxy: Proxy | None = None
-    server_url: ServerUrl | None = Field(None, description="join: an existing server, https://HOST:9345")
+    server_url: ServerUrl | None = Field(
+        None, description="join: an existing server, https://HOST:9345"
+    )
     token: Token = Field(description="the cluster's shared secret")
     vip: Vip | None = None
     install_disk: DiskMatch
-    data_disk: DiskMatch | None = Field(None, description="omitted: Longhorn data shares the install disk")
-    wipe_disks: Annotated[list[DiskMatch], BeforeValidator(as_csv_list)] = Field(default_factory=list)
-    persistent_size: ByteSize | None = Field(None, description="state partition size on a shared disk")
+    data_disk: DiskMatch | None = Field(
+        None, description="omitted: Longhorn data shares the install disk"
+    )
+    wipe_disks: Annotated[list[DiskMatch], BeforeValidator(as_csv_list)] = Field(
+        default_factory=list
+    )
+    persistent_size: ByteSize | None = Field(
+        None, description="state partition size on a shared disk"
+    )
     management_interface: ManagementInterface
     cluster: ClusterNetwork = Field(default_factory=ClusterNetwork)
     after_install: Literal["reboot", "poweroff"] = "reboot"

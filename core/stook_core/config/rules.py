@@ -45,8 +45,10 @@ def rule(
 
 def overlaps(path: str, other: str) -> bool:
     """True when one field path is the other or lies inside it."""
-    return path == other or other.startswith((path + ".", path + "[")) or path.startswith(
-        (other + ".", other + "[")
+    return (
+        path == other
+        or other.startswith((path + ".", path + "["))
+        or path.startswith((other + ".", other + "["))
     )
 
 
@@ -107,7 +109,9 @@ def _role_by_mode(spec: InstallSpec) -> Iterator[Problem]:
 def _login(spec: InstallSpec) -> Iterator[Problem]:
     if spec.password is None and not spec.ssh_authorized_keys:
         yield Problem.of(
-            f"{P}.password", "is required unless install.ssh_authorized_keys has a key", missing=True
+            f"{P}.password",
+            "is required unless install.ssh_authorized_keys has a key",
+            missing=True,
         )
 
 
@@ -158,7 +162,9 @@ def _static_fields(spec: InstallSpec) -> Iterator[Problem]:
 )
 def _static_dns(spec: InstallSpec) -> Iterator[Problem]:
     if spec.management_interface.method == "static" and not spec.dns_servers:
-        yield Problem.of(f"{P}.dns_servers", "needs at least one server for method static", missing=True)
+        yield Problem.of(
+            f"{P}.dns_servers", "needs at least one server for method static", missing=True
+        )
 
 
 @rule(
@@ -171,7 +177,9 @@ def _address_is_host(spec: InstallSpec) -> Iterator[Problem]:
     if iface is None or iface.network.prefixlen >= 31:
         return
     if iface.ip in (iface.network.network_address, iface.network.broadcast_address):
-        yield Problem.of(f"{NET}.address", "is the network or broadcast address of its subnet", str(iface))
+        yield Problem.of(
+            f"{NET}.address", "is the network or broadcast address of its subnet", str(iface)
+        )
 
 
 @rule(
@@ -184,7 +192,11 @@ def _gateway(spec: InstallSpec) -> Iterator[Problem]:
     if net.address is None or net.gateway is None:
         return
     if net.gateway not in net.address.network:
-        yield Problem.of(f"{NET}.gateway", f"is outside the node's subnet {net.address.network}", str(net.gateway))
+        yield Problem.of(
+            f"{NET}.gateway",
+            f"is outside the node's subnet {net.address.network}",
+            str(net.gateway),
+        )
     elif net.gateway == net.address.ip:
         yield Problem.of(f"{NET}.gateway", "is the node's own address", str(net.gateway))
 
@@ -221,9 +233,13 @@ def _vip_placement(spec: InstallSpec) -> Iterator[Problem]:
     if vip.address == iface.ip:
         yield Problem.of(f"{P}.vip.address", "is the node's own address", str(vip.address))
     elif vip.address not in iface.network:
-        yield Problem.of(f"{P}.vip.address", f"is outside the node's subnet {iface.network}", str(vip.address))
+        yield Problem.of(
+            f"{P}.vip.address", f"is outside the node's subnet {iface.network}", str(vip.address)
+        )
     elif vip.address in (iface.network.network_address, iface.network.broadcast_address):
-        yield Problem.of(f"{P}.vip.address", "is the network or broadcast address", str(vip.address))
+        yield Problem.of(
+            f"{P}.vip.address", "is the network or broadcast address", str(vip.address)
+        )
     elif vip.address == spec.management_interface.gateway:
         yield Problem.of(f"{P}.vip.address", "is the gateway's address", str(vip.address))
 
@@ -239,7 +255,11 @@ def _vip_placement(spec: InstallSpec) -> Iterator[Problem]:
 def _cluster_dns(spec: InstallSpec) -> Iterator[Problem]:
     cluster = spec.cluster
     if cluster.dns not in cluster.service_cidr:
-        yield Problem.of(f"{P}.cluster.dns", f"is outside the service CIDR {cluster.service_cidr}", str(cluster.dns))
+        yield Problem.of(
+            f"{P}.cluster.dns",
+            f"is outside the service CIDR {cluster.service_cidr}",
+            str(cluster.dns),
+        )
 
 
 @rule(
@@ -251,7 +271,9 @@ def _cidrs_disjoint(spec: InstallSpec) -> Iterator[Problem]:
     cluster = spec.cluster
     if cluster.pod_cidr.overlaps(cluster.service_cidr):
         yield Problem.of(
-            f"{P}.cluster.service_cidr", f"overlaps the pod CIDR {cluster.pod_cidr}", str(cluster.service_cidr)
+            f"{P}.cluster.service_cidr",
+            f"overlaps the pod CIDR {cluster.pod_cidr}",
+            str(cluster.service_cidr),
         )
     iface = spec.management_interface.address
     addresses: list[tuple[str, ipaddress.IPv4Address]] = []
@@ -291,7 +313,9 @@ def _persistent_size(spec: InstallSpec) -> Iterator[Problem]:
         )
     if spec.persistent_size is not None and spec.persistent_size < STATE_MIN:
         yield Problem.of(
-            f"{P}.persistent_size", f"is below the minimum {format_size(STATE_MIN)}", format_size(spec.persistent_size)
+            f"{P}.persistent_size",
+            f"is below the minimum {format_size(STATE_MIN)}",
+            format_size(spec.persistent_size),
         )
 
 

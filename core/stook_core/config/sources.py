@@ -45,14 +45,18 @@ def parse_yaml(text: str, source: str) -> dict[str, Any]:
         raise ConfigError([Problem.of("(document)", "is not a mapping of fields")], source)
     if "apiVersion" not in data or "kind" not in data:
         raise ConfigError(
-            [Problem.of("apiVersion", f"and kind are required: apiVersion: {API_VERSION}, kind: {KIND}")],
+            [
+                Problem.of(
+                    "apiVersion", f"and kind are required: apiVersion: {API_VERSION}, kind: {KIND}"
+                )
+            ],
             source,
         )
     return data
 
 
 def parse_cmdline(cmdline: str) -> dict[str, Any]:
-    """``stook.a.b=v`` words of a kernel command line as a nested mapping (a repeated key -> list)."""
+    """``stook.a.b=v`` words of a kernel command line, nested (a repeated key -> list)."""
     flat: dict[str, Any] = {}
     for word in shlex.split(cmdline):
         if not word.startswith(CMDLINE_PREFIX):
@@ -72,7 +76,12 @@ def parse_cmdline(cmdline: str) -> dict[str, Any]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
                 raise ConfigError(
-                    [Problem.of(f"{CMDLINE_PREFIX}{key}", "conflicts with a shorter key of the same path")],
+                    [
+                        Problem.of(
+                            f"{CMDLINE_PREFIX}{key}",
+                            "conflicts with a shorter key of the same path",
+                        )
+                    ],
                     "kernel command line",
                 )
             node = child
@@ -111,14 +120,26 @@ class Fetcher:
             except (urllib.error.URLError, TimeoutError, OSError) as error:
                 last_error = str(getattr(error, "reason", error))
                 self.tried.append(last_error)
-                log.warning("config_url attempt %d/%d failed: %s", attempt, self.attempts, last_error)
-                if isinstance(error, urllib.error.HTTPError) and 400 <= error.code < 500 and error.code != 429:
+                log.warning(
+                    "config_url attempt %d/%d failed: %s", attempt, self.attempts, last_error
+                )
+                if (
+                    isinstance(error, urllib.error.HTTPError)
+                    and 400 <= error.code < 500
+                    and error.code != 429
+                ):
                     break  # a client error will not heal by waiting
                 if attempt < self.attempts:
                     self.sleep(delay)
                     delay = min(delay * 2, self.max_delay)
         raise ConfigError(
-            [Problem.of(CONFIG_URL_KEY, f"could not be fetched after {len(self.tried)} attempt(s): {last_error}", url)],
+            [
+                Problem.of(
+                    CONFIG_URL_KEY,
+                    f"could not be fetched after {len(self.tried)} attempt(s): {last_error}",
+                    url,
+                )
+            ],
             url,
         )
 
@@ -140,7 +161,9 @@ class Sources:
             try:
                 text = self.file.read_text(encoding="utf-8")
             except OSError as error:
-                raise ConfigError([Problem.of("(file)", f"cannot be read: {error.strerror}")], str(self.file)) from None
+                raise ConfigError(
+                    [Problem.of("(file)", f"cannot be read: {error.strerror}")], str(self.file)
+                ) from None
             merged = deep_merge(merged, parse_yaml(text, str(self.file)))
         if url:
             merged = deep_merge(merged, parse_yaml(self.fetch(url), url))

@@ -63,7 +63,9 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
             return None
         annotation = field.annotation
         candidates = [annotation, *getattr(annotation, "__args__", ())]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
         if model is None:
             return None
     return model if isinstance(model, type) else None
@@ -94,7 +96,10 @@ def _problem(error: ErrorDetails) -> Problem:
 def _prune(data: Any, locs: list[Loc]) -> Any:
     """A copy of *data* without the values at *locs* (deepest first, so indexes stay right)."""
     pruned = copy.deepcopy(data)
-    for loc in sorted(locs, key=lambda l: (len(l), l[-1] if l else 0), reverse=True):
+    def depth_then_index(loc: Loc) -> tuple[int, int]:
+        return len(loc), loc[-1] if loc and isinstance(loc[-1], int) else -1
+
+    for loc in sorted(locs, key=depth_then_index, reverse=True):
         parent = pruned
         try:
             for part in loc[:-1]:

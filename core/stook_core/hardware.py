@@ -1,0 +1,299 @@
+"""What a machine has: disks and NICs, probed for real or loaded from a machine profile.
+
+One model for both doors: ``probe()`` reads the running machine (pyudev for udev properties
+when udev runs, sysfs and ``blkid`` otherwise, so it also works on a host without udev and on
+loop devices); ``load_profile(path)`` reads a JSON profile, the named test double used by dry
+runs and unit tests. The node agent's disk controller reuses ``Disk`` for disk identity.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stook_core.layout import OS_LABELS
+from stook_core.units import format_size
+
+SYS_BLOCK = Path("/sys/class/block")
+SYS_NET = Path("/sys/class/net")
+SECTOR = 512
+# Block devices that are never install targets.
+_SKIP_DISKS = re.compile(r"^(loop|ram|zram|sr|fd|md|dm-|nbd)")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Partition(Frozen):
+    number: int
+    path: str = Field(description="/dev/sda1, /dev/nvme0n1p1, /dev/loop0p1")
+    size: int = Field(description="bytes")
+    label: str | None = Field(None, description="GPT partition name (PARTLABEL)")
+    fs_label: str | None = None
+    fstype: str | None = None
+    fs_uuid: str | None = None
+
+
+class Disk(Frozen):
+    name: str = Field(description="kernel name: sda, nvme0n1, loop3")
+    path: str
+    size: int = Field(description="bytes")
+    model: str | None = None
+    vendor: str | None = None
+    serial: str | None = None
+    wwn: str | None = None
+    bus: str | None = Field(None, description="ata, nvme, scsi, usb, virtio, loop, ...")
+    by_id: list[str] = Field(default_factory=list, description="/dev/disk/by-id links")
+    by_path: list[str] = Field(default_factory=list, description="/dev/disk/by-path links")
+    rotational: bool = False
+    removable: bool = False
+    read_only: bool = False
+    fstype: str | None = Field(None, description="a filesystem on the whole disk")
+    fs_label: str | None = None
+    partitions: list[Partition] = Field(default_factory=list)
+
+    @property
+    def has_stook_install(self) -> bool:
+        """True when a partition or whole-disk filesystem carries a Stook label."""
+        labels = {self.fs_label} | {p.label for p in self.partitions}
+        labels |= {p.fs_label for p in self.partitions}
+        return bool(labels & OS_LABELS)
+
+    @property
+    def links(self) -> list[str]:
+        return [*self.by_id, *self.by_path]
+
+    def partition_path(self, number: int) -> str:
+        """The device node of partition *number* (``nvme0n1`` and ``loop0`` take a ``p``)."""
+        separator = "p" if self.name[-1].isdigit() else ""
+        return f"{self.path}{separator}{number}"
+
+    def owns(self, device: str) -> bool:
+        """True when *device* is this disk, one of its links, or one of its partitions."""
+        if device == self.path or device in self.links:
+            return True
+        prefix = self.path + ("p" if self.name[-1].isdigit() else "")
+        return device.startswith(prefix) and device[len(prefix) :].isdigit()
+
+    def summary(self) -> str:
+        """One line an operator recognises the disk by."""
+        words = [self.path, format_size(self.size)]
+        words += [w for w in (self.vendor, self.model) if w]
+        if self.serial:
+            words.append(f"serial {self.serial}")
+        if self.has_stook_install:
+            words.append("(holds a Stook install)")
+        elif self.partitions:
+            words.append(f"({len(self.partitions)} partitions)")
+        return " ".join(words)
+
+
+class Nic(Frozen):
+    name: str
+    mac: str
+    driver: str | None = None
+    link_up: bool = False
+    speed_mbps: int | None = None
+
+
+class Machine(Frozen):
+    """A machine as the installer sees it. ``description`` names a profile's origin."""
+
+    description: str = ""
+    firmware: Literal["uefi", "bios"] = "uefi"
+    disks: list[Disk] = Field(default_factory=list)
+    nics: list[Nic] = Field(default_factory=list)
+
+    def disk(self, path: str) -> Disk | None:
+        return next((d for d in self.disks if d.path == path or path in d.links), None)
+
+
+def load_profile(path: Path | str) -> Machine:
+    """A machine profile (JSON, the shape of ``Machine``)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return Machine.model_validate(data)
+
+
+def dump_profile(machine: Machine) -> str:
+    return machine.model_dump_json(indent=2) + "\n"
+
+
+# --- probing the running machine ----------------------------------------------------------------
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip() or None
+    except OSError:
+        return None
+
+
+def _blkid(device: str) -> dict[str, str]:
+    """Low-level blkid probe (reads the device itself, so it works without udev)."""
+    try:
+        result = subprocess.run(
+            ["blkid", "-p", "-o", "export", device],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        return {}
+    return dict(
+        line.split("=", 1) for line in result.stdout.splitlines() if "=" in line
+    )
+
+
+def _udev_properties(name: str) -> dict[str, str]:
+    """udev's properties of a block device, empty when pyudev or the udev database is absent."""
+    try:
+        import pyudev  # noqa: PLC0415 (optional at run time)
+    except ImportError:
+        return {}
+    try:
+        device = pyudev.Devices.from_name(pyudev.Context(), "block", name)
+    except Exception:  # pyudev raises several types for a missing device
+        return {}
+    return {str(k): str(v) for k, v in device.properties.items()}
+
+
+def _links(prefix: str, name: str) -> list[str]:
+    """/dev/disk/by-<kind> links that point at *name*."""
+    folder = Path("/dev/disk") / prefix
+    found = []
+    with contextlib.suppress(OSError):
+        for link in sorted(folder.iterdir()):
+            if Path(os.path.realpath(link)).name == name:
+                found.append(str(link))
+    return found
+
+
+def _bus(name: str, sys: Path, udev: dict[str, str]) -> str | None:
+    if name.startswith("loop"):
+        return "loop"
+    if name.startswith("nvme"):
+        return "nvme"
+    if udev.get("ID_BUS"):
+        return udev["ID_BUS"]
+    real = os.path.realpath(sys)
+    for bus in ("usb", "virtio", "ata", "scsi"):
+        if f"/{bus}" in real:
+            return bus
+    return None
+
+
+def _partition(sys: Path, number: int) -> Partition:
+    path = f"/dev/{sys.name}"
+    udev = _udev_properties(sys.name)
+    probed = udev if "ID_PART_ENTRY_NUMBER" in udev else _blkid(path)
+    size = int(_read(sys / "size") or 0) * SECTOR
+    return Partition(
+        number=number,
+        path=path,
+        size=size,
+        label=probed.get("ID_PART_ENTRY_NAME") or probed.get("PART_ENTRY_NAME"),
+        fs_label=probed.get("ID_FS_LABEL") or probed.get("LABEL"),
+        fstype=probed.get("ID_FS_TYPE") or probed.get("TYPE"),
+        fs_uuid=probed.get("ID_FS_UUID") or probed.get("UUID"),
+    )
+
+
+def probe_disk(name: str) -> Disk:
+    """One block device by kernel name (``sda``, ``loop3``), from sysfs, udev and blkid."""
+    sys = SYS_BLOCK / name
+    if not sys.exists():
+        raise FileNotFoundError(f"no block device {name} in {SYS_BLOCK}")
+    udev = _udev_properties(name)
+    device = sys / "device"
+    partitions = []
+    for child in sorted(sys.iterdir()):
+        number = _read(child / "partition")
+        if number is not None:
+            partitions.append(_partition(child, int(number)))
+    partitions.sort(key=lambda p: p.number)
+    whole = {} if partitions else _blkid(f"/dev/{name}")
+    wwn = udev.get("ID_WWN") or _read(device / "wwid") or _read(sys / "wwid")
+    return Disk(
+        name=name,
+        path=f"/dev/{name}",
+        size=int(_read(sys / "size") or 0) * SECTOR,
+        model=udev.get("ID_MODEL") or _read(device / "model"),
+        vendor=udev.get("ID_VENDOR") or _read(device / "vendor"),
+        serial=udev.get("ID_SERIAL_SHORT") or _read(device / "serial"),
+        wwn=wwn,
+        bus=_bus(name, sys, udev),
+        by_id=_links("by-id", name),
+        by_path=_links("by-path", name),
+        rotational=_read(sys / "queue" / "rotational") == "1",
+        removable=_read(sys / "removable") == "1",
+        read_only=_read(sys / "ro") == "1",
+        fstype=whole.get("TYPE"),
+        fs_label=whole.get("LABEL"),
+        partitions=partitions,
+    )
+
+
+def _is_disk(sys: Path) -> bool:
+    return not (sys / "partition").exists() and int(_read(sys / "size") or 0) > 0
+
+
+def probe_disks(names: Iterable[str] | None = None) -> list[Disk]:
+    """The machine's disks; with *names* exactly those block devices (loop devices included)."""
+    if names is not None:
+        return [probe_disk(Path(name).name) for name in names]
+    found = []
+    with contextlib.suppress(OSError):
+        for sys in sorted(SYS_BLOCK.iterdir()):
+            if not _SKIP_DISKS.match(sys.name) and _is_disk(sys):
+                found.append(probe_disk(sys.name))
+    return found
+
+
+def _speed(sys: Path) -> int | None:
+    value = _read(sys / "speed")  # EINVAL (None here) while the link is down
+    return int(value) if value and value.lstrip("-").isdigit() and int(value) > 0 else None
+
+
+def probe_nic(name: str) -> Nic:
+    sys = SYS_NET / name
+    driver = sys / "device" / "driver"
+    return Nic(
+        name=name,
+        mac=_read(sys / "address") or "",
+        driver=Path(os.path.realpath(driver)).name if driver.exists() else None,
+        link_up=_read(sys / "carrier") == "1",
+        speed_mbps=_speed(sys),
+    )
+
+
+def probe_nics() -> list[Nic]:
+    """Physical NICs: interfaces backed by a device (not lo, bridges, bonds, veths, ...)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for sys in sorted(SYS_NET.iterdir()):
+            if (sys / "device").exists():
+                found.append(probe_nic(sys.name))
+    return found
+
+
+def firmware() -> Literal["uefi", "bios"]:
+    return "uefi" if Path("/sys/firmware/efi").exists() else "bios"
+
+
+def probe(disks: Sequence[str] | None = None, description: str = "probed") -> Machine:
+    """The running machine. *disks* restricts (and allows loop devices as) the disks probed."""
+    return Machine(
+        description=description,
+        firmware=firmware(),
+        disks=probe_disks(disks),
+        nics=probe_nics(),
+    )

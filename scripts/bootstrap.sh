@@ -9,9 +9,9 @@ cd "$ROOT"
 log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
 # Debian packages per purpose; one list, read by every entry point.
-APT_BASE=(python3 python3-venv python3-dev ca-certificates git)
+APT_BASE=(python3 python3-venv python3-dev ca-certificates git curl)
 APT_TEST=(util-linux gdisk dosfstools e2fsprogs parted squashfs-tools iproute2 kmod
-          qemu-system-x86 qemu-utils ovmf openssh-client etcd-server golang-go)
+          qemu-system-x86 qemu-utils ovmf openssh-client grub-common)
 APT_BUILD=(mmdebstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtools
            dosfstools qemu-system-x86 qemu-utils ovmf openssh-client)
 
@@ -29,11 +29,6 @@ missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
-# golang-go is not needed when a Go toolchain is already on PATH.
-if command -v go >/dev/null 2>&1; then
-  missing=("${missing[@]/golang-go}")
-fi
-read -r -a missing <<<"${missing[*]:-}"
 if ((${#missing[@]})); then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   log "installing Debian packages: ${missing[*]}"
@@ -56,4 +51,8 @@ if [[ ! -f $stamp || "$(cat "$stamp")" != "$digest" ]]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
   echo "$digest" >"$stamp"
 fi
+# Go builds the test API server and chart tools (tools/k8s); make sure it is recent enough.
+for profile in "$@"; do
+  [[ $profile == test ]] && scripts/ensure-go.sh
+done
 log "ready: $ROOT/.venv"

@@ -8,7 +8,6 @@ import shutil
 import pytest
 
 
-
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

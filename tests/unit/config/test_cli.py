@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import yaml
+
 from support.configs import TOKEN, create_document
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -9,11 +9,11 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from support.configs import ed25519_key
 
 from stook_core.config import dump_yaml, load_document, validate_document
 from stook_core.config.model import BondMode
 from stook_core.crypt import sha512_crypt
+from support.configs import ed25519_key
 
 # Every generated token holds one of these, which no other generated field can contain, so
 # "the token is not in the dump" cannot pass or fail by coincidence.
@@ -25,11 +25,15 @@ labels = st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\Z")
 tokens = st.text(TOKEN_CHARS, min_size=12, max_size=64).filter(
     lambda t: any(mark in t for mark in TOKEN_MARKS)
 )
-nic_names = st.lists(st.from_regex(r"\A(eno|ens|eth)[0-9]{1,3}\Z"), min_size=1, max_size=4, unique=True)
+nic_names = st.lists(
+    st.from_regex(r"\A(eno|ens|eth)[0-9]{1,3}\Z"), min_size=1, max_size=4, unique=True
+)
 disk_specs = st.one_of(
     st.sampled_from(["/dev/sda", "/dev/vda", "/dev/nvme0n1", "largest", "smallest"]),
     st.fixed_dictionaries({"serial": st.from_regex(r"\A[A-Z0-9]{6,12}\Z")}),
-    st.fixed_dictionaries({"model": st.sampled_from(["Samsung*", "QEMU HARDDISK"]), "size": st.just("largest")}),
+    st.fixed_dictionaries(
+        {"model": st.sampled_from(["Samsung*", "QEMU HARDDISK"]), "size": st.just("largest")}
+    ),
 )
 
 
@@ -38,13 +42,18 @@ def network(draw: st.DrawFn, mode: str) -> tuple[dict[str, Any], dict[str, Any]]
     """(management_interface, extra install fields) for a dhcp or static node."""
     interface: dict[str, Any] = {
         "nics": draw(nic_names),
-        "bond": {"mode": draw(st.sampled_from(BondMode.__args__)), "miimon": draw(st.integers(0, 1000))},
+        "bond": {
+            "mode": draw(st.sampled_from(BondMode.__args__)),
+            "miimon": draw(st.integers(0, 1000)),
+        },
         "mtu": draw(st.one_of(st.just(0), st.integers(576, 9000))),
     }
     if draw(st.booleans()):
         interface["vlan_id"] = draw(st.integers(1, 4094))
     extra: dict[str, Any] = {}
-    subnet = ipaddress.IPv4Network((draw(st.integers(0, 255)) << 8 | 0xAC100000, 24))  # 172.16.x.0/24
+    subnet = ipaddress.IPv4Network(
+        (draw(st.integers(0, 255)) << 8 | 0xAC100000, 24)
+    )  # 172.16.x.0/24
     if draw(st.booleans()):
         interface |= {"method": "static", "address": f"{subnet[11]}/24", "gateway": str(subnet[1])}
         extra["dns_servers"] = [str(subnet[1])]
@@ -72,7 +81,9 @@ def valid_documents(draw: st.DrawFn) -> dict[str, Any]:
     }
     login = draw(st.sampled_from(["plain", "hash", "keys"]))
     if login == "plain":
-        install["password"] = draw(st.text(string.ascii_letters + string.digits, min_size=8, max_size=20))
+        install["password"] = draw(
+            st.text(string.ascii_letters + string.digits, min_size=8, max_size=20)
+        )
     elif login == "hash":
         install["password"] = PRECOMPUTED_HASH
     if login == "keys" or draw(st.booleans()):
@@ -85,13 +96,17 @@ def valid_documents(draw: st.DrawFn) -> dict[str, Any]:
     else:
         install["persistent_size"] = draw(st.sampled_from(["32Gi", "64Gi", 200 * 2**30]))
     if draw(st.booleans()):
-        install["ntp_servers"] = draw(st.lists(labels.map(lambda l: f"{l}.pool.ntp.org"), max_size=3))
+        install["ntp_servers"] = draw(
+            st.lists(labels.map(lambda label: f"{label}.pool.ntp.org"), max_size=3)
+        )
     return {"apiVersion": "stook.io/v1beta1", "kind": "InstallConfig", "install": install}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_documents())
-def test_valid_configs_survive_dump_and_load_and_never_leak_the_token(document: dict[str, Any]) -> None:
+def test_valid_configs_survive_dump_and_load_and_never_leak_the_token(
+    document: dict[str, Any],
+) -> None:
     config, problems = validate_document(document)
     assume(config is not None)
     assert problems == []

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from support.configs import create_document, ed25519_key, join_document
-from support.docpath import DELETE, set_path
 
 from stook_core.config import validate_document
 from stook_core.config.rules import RULES
+from support.configs import create_document, ed25519_key, join_document
+from support.docpath import DELETE, set_path
 
 NET = "install.management_interface"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-from support.configs import create_document, join_document
 
 from stook_core.config import load_document, to_document
 from stook_core.config.schema import install_config_schema
+from support.configs import create_document, join_document
 
 
 @pytest.mark.parametrize("document", [create_document(), join_document()])

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.configs import TOKEN, create_document
 
 from stook_core.config.sources import Fetcher, Sources, deep_merge, parse_cmdline
 from stook_core.problems import ConfigError
+from support.configs import TOKEN, create_document
 
 
 def test_cmdline_keys_nest_repeat_into_lists_and_ignore_other_words() -> None:
@@ -42,11 +42,12 @@ def test_deep_merge_merges_mappings_and_replaces_lists() -> None:
 
 
 def test_a_config_from_the_kernel_command_line_alone() -> None:
+    key = create_document()["install"]["ssh_authorized_keys"][0]
     cmdline = (
         "stook.install.mode=join stook.install.hostname=node7 stook.install.token=abc123XYZ "
         "stook.install.server_url=10.0.0.5 stook.install.install_disk=/dev/vda "
         "stook.install.persistent_size=64Gi stook.install.management_interface.nics=ens3 "
-        f"'stook.install.ssh_authorized_keys={create_document()['install']['ssh_authorized_keys'][0]}' "
+        f"'stook.install.ssh_authorized_keys={key}' "
         "stook.install.automatic=true stook.install.dns_servers=1.1.1.1,9.9.9.9"
     )
     config = Sources(cmdline=cmdline).load()
@@ -135,7 +136,9 @@ def flaky_server() -> Iterator[tuple[str, type[_FlakyHandler]]]:
     server.server_close()
 
 
-def test_url_fetch_retries_with_growing_delays(flaky_server: tuple[str, type[_FlakyHandler]]) -> None:
+def test_url_fetch_retries_with_growing_delays(
+    flaky_server: tuple[str, type[_FlakyHandler]],
+) -> None:
     url, handler = flaky_server
     handler.failures_left, handler.body = 3, yaml.safe_dump(create_document()).encode()
     delays: list[float] = []
@@ -145,7 +148,9 @@ def test_url_fetch_retries_with_growing_delays(flaky_server: tuple[str, type[_Fl
     assert delays == [1.0, 2.0, 3.0]
 
 
-def test_url_fetch_gives_up_with_the_last_error(flaky_server: tuple[str, type[_FlakyHandler]]) -> None:
+def test_url_fetch_gives_up_with_the_last_error(
+    flaky_server: tuple[str, type[_FlakyHandler]],
+) -> None:
     url, handler = flaky_server
     handler.failures_left = 99
     fetch = Fetcher(attempts=3, sleep=lambda _: None, timeout=5)
@@ -153,7 +158,9 @@ def test_url_fetch_gives_up_with_the_last_error(flaky_server: tuple[str, type[_F
         fetch(url)
 
 
-def test_url_fetch_does_not_retry_a_missing_document(flaky_server: tuple[str, type[_FlakyHandler]]) -> None:
+def test_url_fetch_does_not_retry_a_missing_document(
+    flaky_server: tuple[str, type[_FlakyHandler]],
+) -> None:
     url, handler = flaky_server
     handler.failures_left, handler.status = 99, 404
     fetch = Fetcher(attempts=5, sleep=lambda _: None, timeout=5)

@@ -1,0 +1,98 @@
+"""What the running system booted, and whether that matches the boot environment.
+
+Userspace learns its slot from the kernel command line GRUB built (``stook.slot=A``,
+``root=PARTLABEL=STOOK_A``, ``stook.boot=exhausted`` when no slot qualified). The boot
+environment must agree before anything writes to it (the Mender rule): otherwise an update
+could overwrite the running root, or counters could be reset in an environment GRUB never reads.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from stook_core.boot.slots import BootEnv, Slot, parse_slot
+from stook_core.layout import LABEL_SLOT_A, LABEL_SLOT_B
+
+PROC_CMDLINE = Path("/proc/cmdline")
+OS_RELEASE = Path("/etc/os-release")
+SLOT_LABELS: dict[Slot, str] = {"A": LABEL_SLOT_A, "B": LABEL_SLOT_B}
+
+
+@dataclass(frozen=True)
+class Cmdline:
+    slot: Slot | None
+    root: str | None
+    exhausted: bool
+    raw: str
+
+
+def parse_cmdline(text: str) -> Cmdline:
+    args: dict[str, str] = {}
+    for word in shlex.split(text):
+        key, _, value = word.partition("=")
+        args[key] = value  # the kernel also uses the last occurrence
+    slot: Slot | None = None
+    if "stook.slot" in args:
+        try:
+            slot = parse_slot(args["stook.slot"])
+        except ValueError:
+            slot = None
+    return Cmdline(slot, args.get("root"), args.get("stook.boot") == "exhausted", text.strip())
+
+
+def read_cmdline(path: Path = PROC_CMDLINE) -> Cmdline:
+    return parse_cmdline(path.read_text())
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, raw = line.partition("=")
+        try:
+            words = shlex.split(raw)
+        except ValueError:
+            continue
+        values[key] = words[0] if words else ""
+    return values
+
+
+def read_os_version(path: Path = OS_RELEASE) -> str | None:
+    """VERSION of the running OS (VERSION_ID when VERSION is missing); None when unknown."""
+    try:
+        values = parse_os_release(path.read_text())
+    except OSError:
+        return None
+    return values.get("VERSION") or values.get("VERSION_ID") or None
+
+
+def mismatches(env: BootEnv, cmdline: Cmdline, os_version: str | None) -> list[str]:
+    """Why the running system and the boot environment disagree (empty when they agree)."""
+    if cmdline.slot is None:
+        return [
+            "the kernel command line has no stook.slot=A|B: this system was not booted by "
+            "Stook's GRUB from an A/B slot (live ISO, rescue or hand-made boot entry)"
+        ]
+    slot = cmdline.slot
+    problems = []
+    expected_root = f"PARTLABEL={SLOT_LABELS[slot]}"
+    if cmdline.root is not None and cmdline.root != expected_root:
+        problems.append(f"booted slot {slot} but root={cmdline.root} (expected {expected_root})")
+    if env.booted != slot:
+        recorded = env.booted or "nothing"
+        problems.append(
+            f"booted slot {slot} but the boot environment says GRUB booted {recorded}: it is "
+            "not the environment this system was booted with (another disk's ESP?), or GRUB "
+            "could not write it"
+        )
+    recorded_version = env.slot(slot).version
+    if os_version and recorded_version and os_version != recorded_version:
+        problems.append(
+            f"the running OS is version {os_version} but the boot environment records "
+            f"{recorded_version} in slot {slot}"
+        )
+    return problems

@@ -1,0 +1,187 @@
+"""stook-os: the node's view of its A/B slots.
+
+    stook-os status [--json]    booted slot, OS version per slot, counters, fallback notice
+    stook-os set-next SLOT      try SLOT on the next boot (resets all assessment state)
+    stook-os mark-good          the booted slot passed its health check
+
+Exit codes: 0 done; 1 the boot environment is missing or unreadable, or the request is invalid;
+2 usage; 3 refused: the booted system does not match the boot environment (status still
+prints what it knows). Paths are options so that tests and rescue systems can point elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from stook_core.boot import booted as booted_mod
+from stook_core.boot import slots, store
+
+ESP = Path("/boot/efi")
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_MISMATCH = 3
+
+
+class Refused(Exception):  # noqa: N818 - a refusal, not an error of the program
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stook-os", description="Stook OS A/B slots")
+    parser.add_argument("--esp", type=Path, default=ESP, help="where the ESP is mounted")
+    parser.add_argument("--cmdline", type=Path, default=booted_mod.PROC_CMDLINE)
+    parser.add_argument("--os-release", type=Path, default=booted_mod.OS_RELEASE)
+    sub = parser.add_subparsers(dest="command", required=True)
+    status = sub.add_parser("status", help="booted slot, versions, counters, fallback")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    set_next = sub.add_parser("set-next", help="try SLOT on the next boot")
+    set_next.add_argument("slot", type=slots.parse_slot, metavar="SLOT", help="A or B")
+    set_next.add_argument(
+        "--attempts", type=int, default=slots.DEFAULT_ATTEMPTS, help="boot attempts (1..9)"
+    )
+    sub.add_parser("mark-good", help="mark the booted slot good (health check passed)")
+    return parser
+
+
+class Node:
+    """The running system and its boot environment, from injectable paths."""
+
+    def __init__(self, esp: Path, cmdline: Path, os_release: Path) -> None:
+        self.store = store.EnvStore(esp)
+        try:
+            self.loaded = self.store.load(validate=slots.BootEnv.from_grubenv)
+        except store.BootEnvUnreadableError as error:
+            raise Refused(f"{error} (ESP mounted at {esp}?)", EXIT_ERROR) from error
+        self.env = slots.BootEnv.from_grubenv(self.loaded.env)
+        try:
+            self.cmdline = booted_mod.read_cmdline(cmdline)
+        except OSError as error:
+            raise Refused(f"cannot read the kernel command line: {error}", EXIT_ERROR) from error
+        self.os_version = booted_mod.read_os_version(os_release)
+        self.problems = booted_mod.mismatches(self.env, self.cmdline, self.os_version)
+
+    def require_match(self, action: str) -> slots.Slot:
+        if self.problems or self.cmdline.slot is None:
+            raise Refused(
+                f"refusing to {action}: the booted system does not match the boot environment:\n"
+                + "\n".join(f"  - {p}" for p in self.problems),
+                EXIT_MISMATCH,
+            )
+        return self.cmdline.slot
+
+    def save(self, env: slots.BootEnv) -> None:
+        self.store.save(env.to_grubenv())
+
+
+def _status_data(node: Node) -> dict[str, Any]:
+    env = node.env
+    booted = node.cmdline.slot
+    data: dict[str, Any] = {
+        "slot": booted or "unknown",
+        "version": node.os_version or "unknown",
+        "order": list(env.order),
+        "slots": {
+            name: {
+                "good": env.slot(name).ok,
+                "attempts_left": env.slot(name).left,
+                "version": env.slot(name).version
+                or (node.os_version if name == booted and node.os_version else ""),
+            }
+            for name in slots.SLOTS
+        },
+        "exhausted": node.cmdline.exhausted,
+        "environment_copy": node.loaded.copy,
+        "environment_consistent": node.loaded.consistent,
+        "mismatch": node.problems,
+    }
+    if booted is not None:
+        assessment = slots.assess(env, booted)
+        data |= {
+            "fell_back": assessment.fell_back,
+            "trial": assessment.trial,
+            "next_boot": slots.grub_pick(env).slot,
+            "message": assessment.message,
+        }
+    return data
+
+
+def _print_status(data: dict[str, Any], notes: Sequence[str]) -> None:
+    print(f"booted slot:  {data['slot']} (OS version {data['version']})")
+    if "message" in data:
+        print(f"assessment:   {data['message']}")
+        print(f"next boot:    slot {data['next_boot']}")
+    print(f"boot order:   {' '.join(data['order'])}")
+    for name, info in data["slots"].items():
+        mark = "*" if name == data["slot"] else " "
+        print(
+            f"{mark} slot {name}:     version {info['version'] or '(empty)'}, "
+            f"{'good' if info['good'] else 'not good'}, {info['attempts_left']} attempt(s) left"
+        )
+    if data["exhausted"]:
+        print("WARNING: GRUB found no good slot with attempts left and booted this one anyway")
+    if not data["environment_consistent"]:
+        print(
+            f"note: the two copies of the boot environment differ; using copy "
+            f"{data['environment_copy']} (the next write repairs the other)"
+        )
+    for note in notes:
+        print(f"note: {note}")
+    for problem in data["mismatch"]:
+        print(f"MISMATCH: {problem}")
+
+
+def run(args: argparse.Namespace) -> int:
+    node = Node(args.esp, args.cmdline, args.os_release)
+    if args.command == "status":
+        data = _status_data(node)
+        if args.json:
+            print(json.dumps(data, indent=2, sort_keys=True))
+        else:
+            _print_status(data, node.loaded.notes)
+        return EXIT_MISMATCH if node.problems else EXIT_OK
+    if args.command == "set-next":
+        node.require_match(f"set slot {args.slot} next")
+        if not node.env.slot(args.slot).version:
+            raise Refused(
+                f"slot {args.slot} holds no OS image the boot environment knows of "
+                f"({args.slot}_VERSION is empty): write and verify an image first",
+                EXIT_ERROR,
+            )
+        try:
+            env = slots.set_next(node.env, args.slot, attempts=args.attempts)
+        except ValueError as error:
+            raise Refused(str(error), EXIT_ERROR) from error
+        node.save(env)
+        print(f"slot {args.slot} will be tried on the next boot ({args.attempts} attempt(s))")
+        return EXIT_OK
+    slot = node.require_match("mark the booted slot good")
+    node.save(slots.mark_good(node.env, slot))
+    print(f"slot {slot} marked good")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run(args)
+    except Refused as refusal:
+        print(f"stook-os: {refusal}", file=sys.stderr)
+        return refusal.code
+    except slots.BootEnvInvalidError as error:  # pragma: no cover - load() validated it
+        print(f"stook-os: invalid boot environment: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as error:
+        print(f"stook-os: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Keeps this node's NodeStatus object current: agent version, booted OS slot, heartbeat.
+
+The object is named after the node and labelled with it; the agent creates it when missing and
+refreshes its status every heartbeat interval (or sooner when its spec or labels change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from stook_agent import __version__
+from stook_agent.bootstatus import BootStatus, read_boot_status
+from stook_agent.resources import NODE_LABEL, NODE_STATUS
+from stook_agent.runtime.client import Object, ResourceClient, is_status
+from stook_agent.runtime.conditions import set_condition
+from stook_agent.runtime.controller import Reconciler, Result
+
+
+class NodeStatusReconciler(Reconciler):
+    def __init__(
+        self,
+        client: ResourceClient,
+        node: str,
+        heartbeat: float = 30.0,
+        boot_status: Callable[[], BootStatus] = read_boot_status,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.node = node
+        self.heartbeat = heartbeat
+        self._boot_status = boot_status
+        self._clock = clock
+
+    def reconcile(self, obj: Object) -> Result:
+        now = self._clock()
+        status = obj.get("status") or {}
+        boot = self._boot_status()
+        generation = int(obj["metadata"].get("generation", 1))
+        wanted = {
+            "agentVersion": __version__,
+            "bootedSlot": boot.slot,
+            "osVersion": boot.version,
+            "observedGeneration": generation,
+        }
+        age = _age(status.get("lastHeartbeat"), now)
+        current = all(status.get(k) == v for k, v in wanted.items())
+        if current and age is not None and age < self.heartbeat:
+            return Result(requeue_after=self.heartbeat - age)  # nothing new: no write
+        stamp = now.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        conditions = set_condition(
+            status.get("conditions"),
+            "AgentReady",
+            "True",
+            "Heartbeat",
+            f"stook-agent {__version__} is running on {self.node}",
+            generation,
+            now=stamp,
+        )
+        self.client.patch_status(
+            self.node, {**wanted, "lastHeartbeat": stamp, "conditions": conditions}
+        )
+        return Result(requeue_after=self.heartbeat)
+
+    def absent(self, key: str) -> Result:
+        if key != self.node:
+            return Result()
+        body = {
+            "apiVersion": NODE_STATUS.api_version,
+            "kind": NODE_STATUS.kind,
+            "metadata": {"name": self.node, "labels": {NODE_LABEL: self.node}},
+            "spec": {"nodeName": self.node},
+        }
+        try:
+            self.client.create(body)
+        except Exception as error:
+            if not is_status(error, 409):  # 409: it exists, our cache is behind
+                raise
+        return Result(requeue_after=0.5)  # the watch brings it in; the status follows
+
+
+def _age(stamp: object, now: datetime) -> float | None:
+    if not isinstance(stamp, str):
+        return None
+    try:
+        then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (now - then).total_seconds()

@@ -1,0 +1,226 @@
+"""A controller: an informer feeding a work queue drained by workers that call a Reconciler.
+
+Level-triggered: a worker gets only a key and reads the object's current state from the cache,
+so however many events arrived, one reconcile sees the latest. The queue guarantees one worker
+per key at a time; an error requeues the key with exponential back-off; success forgets it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from stook_agent.runtime.client import Object, ResourceClient
+from stook_agent.runtime.events import EventRecorder
+from stook_agent.runtime.informer import Informer
+from stook_agent.runtime.metrics import Metrics
+from stook_agent.runtime.ratelimit import ExponentialBackoff
+from stook_agent.runtime.workqueue import ShutDownError, WorkQueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a reconcile asks for next: nothing, or another look after *requeue_after* s."""
+
+    requeue_after: float | None = None
+
+
+class Reconciler(ABC):
+    """Brings one object's real state towards its spec. Must be idempotent: it can be called
+    any number of times for the same state (resync, restarts, relists)."""
+
+    @abstractmethod
+    def reconcile(self, obj: Object) -> Result:
+        """Act on a live object (a copy: change it freely). Raise to be retried with back-off."""
+
+    def finalize(self, obj: Object) -> Result:
+        """Clean up before deletion; the finalizer is removed once this returns without error
+        and without asking for a requeue."""
+        return Result()
+
+    def absent(self, key: str) -> Result:
+        """The object is not (or no longer) there."""
+        return Result()
+
+
+@dataclass(frozen=True)
+class ControllerOptions:
+    label_selector: str | None = None
+    finalizer: str | None = None
+    workers: int = 2
+    resync_period: float = 300.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 300.0
+    watch_timeout: int = 300
+    watch_max_backoff: float = 10.0
+    seed_keys: tuple[str, ...] = ()
+
+
+class Controller:
+    def __init__(
+        self,
+        name: str,
+        client: ResourceClient,
+        reconciler: Reconciler,
+        metrics: Metrics,
+        recorder: EventRecorder | None = None,
+        options: ControllerOptions | None = None,
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.reconciler = reconciler
+        self.options = options or ControllerOptions()
+        self.metrics = metrics
+        self.recorder = recorder
+        self.queue = WorkQueue(
+            ExponentialBackoff(self.options.backoff_base, self.options.backoff_cap)
+        )
+        self.informer = Informer(
+            name,
+            client,
+            self._on_change,
+            metrics,
+            label_selector=self.options.label_selector,
+            watch_timeout=self.options.watch_timeout,
+            max_backoff=self.options.watch_max_backoff,
+        )
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        metrics.queue_depth.labels(name).set_function(self.queue.depth)
+        metrics.queue_delayed.labels(name).set_function(self.queue.delayed)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        targets = [(self.informer.run, "informer"), (self._resync_loop, "resync")]
+        targets += [(self._work, f"worker-{i}") for i in range(self.options.workers)]
+        for target, role in targets:
+            thread = threading.Thread(target=target, name=f"{self.name}-{role}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        for key in self.options.seed_keys:
+            self.queue.add(key)
+
+    def stop(self, drain_timeout: float = 10.0) -> None:
+        """Stop taking work, let reconciles in flight finish (up to *drain_timeout*), stop."""
+        self._stopping.set()
+        self.informer.stop()
+        if not self.queue.shutdown(drain_timeout):
+            log.warning("%s: reconciles still running after %.0f s", self.name, drain_timeout)
+        for thread in self._threads:
+            thread.join(timeout=max(0.1, drain_timeout))
+
+    def healthy(self) -> bool:
+        return self._stopping.is_set() or all(t.is_alive() for t in self._threads)
+
+    def ready(self) -> bool:
+        return self.informer.synced.is_set() and not self._stopping.is_set()
+
+    # -- events -> queue -------------------------------------------------------------------
+
+    def _on_change(self, key: str, old: Object | None, new: Object | None) -> None:
+        if old is not None and new is not None and not _worth_reconciling(old, new):
+            return  # only status or resourceVersion moved (often our own status write)
+        self.queue.add(key)
+
+    def _resync_loop(self) -> None:
+        """Re-queue every cached key now and then: level-triggered repair of missed work."""
+        period = self.options.resync_period
+        while not self._stopping.wait(period * random.uniform(0.9, 1.1)):
+            for key in set(self.informer.keys()) | set(self.options.seed_keys):
+                self.queue.add(key)
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self.informer.synced.wait(0.5):
+            if self._stopping.is_set():
+                return
+        while True:
+            try:
+                key = self.queue.get()
+            except ShutDownError:
+                return
+            try:
+                self._process(key)
+            except Exception:  # a bug in the runtime itself: keep the worker alive, retry
+                log.exception("%s: unexpected failure processing %s", self.name, key)
+                self.queue.add_rate_limited(key)
+            finally:
+                self.queue.done(key)
+
+    def _process(self, key: str) -> None:
+        started = time.perf_counter()
+        obj = self.informer.get(key)
+        try:
+            result = self._dispatch(key, copy.deepcopy(obj) if obj is not None else None)
+        except Exception as error:
+            delay = self.queue.add_rate_limited(key)
+            self.metrics.errors.labels(self.name).inc()
+            self.metrics.reconciles.labels(self.name, "error").inc()
+            log.warning(
+                "%s: reconcile of %s failed (%s: %s); retrying in %.2f s",
+                self.name, key, type(error).__name__, error, delay,
+            )  # fmt: skip
+            if obj is not None and self.recorder is not None:
+                self.recorder.record(obj, "Warning", "ReconcileFailed", f"{error}")
+        else:
+            self.queue.forget(key)
+            if result.requeue_after is not None:
+                self.queue.add_after(key, result.requeue_after)
+            outcome = "requeue" if result.requeue_after is not None else "success"
+            self.metrics.reconciles.labels(self.name, outcome).inc()
+        finally:
+            self.metrics.duration.labels(self.name).observe(time.perf_counter() - started)
+
+    def _dispatch(self, key: str, obj: Object | None) -> Result:
+        if obj is None:
+            return self.reconciler.absent(key)
+        finalizer = self.options.finalizer
+        meta = obj["metadata"]
+        finalizers: list[str] = list(meta.get("finalizers") or [])
+        if meta.get("deletionTimestamp"):
+            if finalizer is None or finalizer not in finalizers:
+                return Result()  # someone else's finalizer holds it; nothing for us to do
+            result = self.reconciler.finalize(obj)
+            if result.requeue_after is not None:
+                return result
+            self._set_finalizers(key, obj, [f for f in finalizers if f != finalizer])
+            if self.recorder is not None:
+                self.recorder.record(obj, "Normal", "Finalized", f"{self.name}: cleaned up")
+            return Result()
+        if finalizer is not None and finalizer not in finalizers:
+            obj = self._set_finalizers(key, obj, [*finalizers, finalizer])
+        return self.reconciler.reconcile(obj)
+
+    def _set_finalizers(self, key: str, obj: Object, finalizers: list[str]) -> Object:
+        # resourceVersion makes this a conditional write: a stale cache gets 409 and a retry.
+        patch = {
+            "metadata": {
+                "finalizers": finalizers,
+                "resourceVersion": obj["metadata"]["resourceVersion"],
+            }
+        }
+        return self.client.patch(key, patch)
+
+
+def _worth_reconciling(old: Object, new: Object) -> bool:
+    old_meta: dict[str, Any] = old.get("metadata") or {}
+    new_meta: dict[str, Any] = new.get("metadata") or {}
+    fields: Iterable[str] = (
+        "generation",
+        "labels",
+        "annotations",
+        "finalizers",
+        "deletionTimestamp",
+    )
+    return any(old_meta.get(f) != new_meta.get(f) for f in fields)

@@ -1,0 +1,144 @@
+"""The reconcile runtime against a real kube-apiserver: reconcile, retry, finalizers, selection."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+from integration.agent.kubehelpers import (
+    StateMirror,
+    block_device,
+    get_or_none,
+    ready_generation,
+    wait_until,
+)
+from kubernetes import client as k8s
+from stook_agent.blockdevice import REASON, BlockDeviceAcknowledger
+from stook_agent.resources import NODE_LABEL
+from stook_agent.runtime.client import ResourceClient
+from stook_agent.runtime.conditions import find_condition
+from stook_agent.runtime.controller import Controller, ControllerOptions
+from stook_agent.runtime.metrics import Metrics
+
+Start = Callable[..., tuple[Controller, StateMirror]]
+
+
+def test_a_created_object_is_reconciled_and_its_status_written(
+    run_controller: Start, devices: ResourceClient, node: str
+) -> None:
+    _, mirror = run_controller(node)
+    devices.create(block_device(f"{node}-sda", node, ["Active"]))
+
+    obj = wait_until(
+        lambda: (
+            ready_generation(get_or_none(devices, f"{node}-sda")) == 1
+            and devices.get(f"{node}-sda")
+        ),
+        "the new object's Ready condition",
+    )
+    assert obj["status"]["state"] == "Active"
+    assert next(c[:3] for c in mirror.seen("reconcile")) == ("reconcile", f"{node}-sda", 1)
+
+
+def test_status_conditions_carry_observed_generation(
+    api: k8s.ApiClient, devices: ResourceClient, node: str
+) -> None:
+    controller = Controller(
+        "blockdevice",
+        devices,
+        BlockDeviceAcknowledger(devices),
+        Metrics(),
+        options=ControllerOptions(label_selector=f"{NODE_LABEL}={node}"),
+    )
+    controller.start()
+    try:
+        key = f"{node}-sdb"
+        devices.create(block_device(key, node))
+
+        def ready(generation: int) -> dict[str, object] | None:
+            condition = find_condition(devices.get(key), "Ready")
+            ok = condition and condition.get("observedGeneration") == generation
+            return condition if ok else None
+
+        first = wait_until(lambda: ready(1), "Ready with observedGeneration 1")
+        assert first["reason"] == REASON and first["status"] == "Unknown"
+
+        devices.patch(key, {"spec": {"tags": ["fast"]}})  # a spec change: generation 2
+        second = wait_until(lambda: ready(2), "Ready with observedGeneration 2")
+        # Same status, so the transition time stays (Kubernetes condition semantics).
+        assert second["lastTransitionTime"] == first["lastTransitionTime"]
+    finally:
+        controller.stop(drain_timeout=5)
+
+
+def test_an_error_requeues_with_growing_delays_then_recovers(
+    api: k8s.ApiClient, run_controller: Start, devices: ResourceClient, node: str
+) -> None:
+    controller, mirror = run_controller(node, backoff_base=0.1, backoff_cap=10.0)
+    key = f"{node}-sdc"
+    devices.create(block_device(key, node, ["Broken"]))  # not a valid status.state: 422
+
+    attempts = wait_until(
+        lambda: (calls := [c for c in mirror.seen("reconcile") if c[1] == key])[4:] and calls,
+        "five failed attempts",
+    )
+    times = [t for *_, t in attempts[:5]]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    # Each retry waits at least its back-off: 0.1, 0.2, 0.4, 0.8 s (lower bounds only).
+    for gap, backoff in zip(gaps, [0.1, 0.2, 0.4, 0.8], strict=True):
+        assert gap >= backoff, (gaps, "retried sooner than its back-off")
+    assert controller.queue.backoff.failures(key) >= 5
+    assert controller.metrics.errors.labels(controller.name)._value.get() >= 5
+
+    events = k8s.CoreV1Api(api).list_namespaced_event(
+        "default", field_selector=f"involvedObject.name={key}"
+    )
+    warning = [e for e in events.items if e.reason == "ReconcileFailed"]
+    assert warning and warning[0].type == "Warning" and warning[0].count >= 1
+
+    devices.patch(key, {"spec": {"tags": ["Inactive"]}})  # fixed: the next attempt succeeds
+    wait_until(lambda: ready_generation(devices.get(key)) == 2, "recovery after the fix")
+    assert devices.get(key)["status"]["state"] == "Inactive"
+    wait_until(lambda: controller.queue.backoff.failures(key) == 0, "the back-off to be reset")
+
+
+def test_deleting_an_object_runs_the_finalizer(
+    run_controller: Start, devices: ResourceClient, node: str
+) -> None:
+    _, mirror = run_controller(node, finalizer="stook.io/test-cleanup")
+    key = f"{node}-sdd"
+    devices.create(block_device(key, node))
+    obj = wait_until(
+        lambda: ready_generation(devices.get(key)) and devices.get(key), "the first reconcile"
+    )
+    assert obj["metadata"]["finalizers"] == ["stook.io/test-cleanup"]
+
+    devices.delete(key)
+    wait_until(lambda: get_or_none(devices, key) is None, "the object to be gone")
+    finalized = [c for c in mirror.seen("finalize") if c[1] == key]
+    assert len(finalized) >= 1
+    wait_until(
+        lambda: any(c[1] == key for c in mirror.seen("absent")), "the deletion to be observed"
+    )
+
+
+def test_an_agent_never_receives_another_nodes_objects(
+    run_controller: Start, devices: ResourceClient, node: str
+) -> None:
+    other = f"{node}-other"
+    for i in range(3):
+        devices.create(block_device(f"{other}-d{i}", other))  # before the agent starts: list
+    controller, mirror = run_controller(node)
+    for i in range(3):
+        devices.create(block_device(f"{other}-e{i}", other))  # after: watch
+    for i in range(3):
+        devices.create(block_device(f"{node}-d{i}", node))
+    mine = {f"{node}-d{i}" for i in range(3)}
+    # Events arrive in resourceVersion order, so once our last object is reconciled the watch
+    # has carried everything created before it.
+    wait_until(lambda: mine <= mirror.keys(), "this node's objects to be reconciled")
+
+    assert mirror.keys() == mine
+    assert set(controller.informer.keys()) == mine
+    for i in range(3):
+        assert ready_generation(devices.get(f"{other}-d{i}")) is None

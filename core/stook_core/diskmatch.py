@@ -16,7 +16,7 @@ from stook_core.config.model import DiskMatch
 from stook_core.hardware import Disk
 
 
-class NoDisk(LookupError):
+class DiskMatchError(LookupError):
     """The match selects no disk, or several; the message says which and what to add."""
 
 
@@ -48,17 +48,17 @@ def describe(match: DiskMatch) -> str:
 
 
 def resolve(match: DiskMatch, disks: Sequence[Disk]) -> Disk:
-    """The one disk *match* selects; NoDisk with an operator-facing message otherwise."""
+    """The one disk *match* selects; DiskMatchError with an operator-facing message otherwise."""
     found = [disk for disk in disks if matches(match, disk)]
     if not found:
         known = ", ".join(d.path for d in disks) or "none"
-        raise NoDisk(f"matches no disk (disks: {known})")
+        raise DiskMatchError(f"matches no disk (disks: {known})")
     writable = [disk for disk in found if not disk.read_only]
     if not writable:
-        raise NoDisk(f"matches only read-only disks: {', '.join(d.path for d in found)}")
+        raise DiskMatchError(f"matches only read-only disks: {', '.join(d.path for d in found)}")
     if match.size is None:
         if len(writable) > 1:
-            raise NoDisk(
+            raise DiskMatchError(
                 f"matches {len(writable)} disks ({', '.join(d.path for d in writable)}): "
                 "add serial, wwn or path, or size: largest|smallest to pick one"
             )

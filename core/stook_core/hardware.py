@@ -15,12 +15,11 @@ import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from stook_core.layout import OS_LABELS
-from stook_core.units import format_size
 
 SYS_BLOCK = Path("/sys/class/block")
 SYS_NET = Path("/sys/class/net")
@@ -86,7 +85,7 @@ class Disk(Frozen):
 
     def summary(self) -> str:
         """One line an operator recognises the disk by."""
-        words = [self.path, format_size(self.size)]
+        words = [self.path, human_size(self.size)]
         words += [w for w in (self.vendor, self.model) if w]
         if self.serial:
             words.append(f"serial {self.serial}")
@@ -95,6 +94,14 @@ class Disk(Frozen):
         elif self.partitions:
             words.append(f"({len(self.partitions)} partitions)")
         return " ".join(words)
+
+
+def human_size(size: int) -> str:
+    """Decimal units, as on a disk's label: 480 GB, 4 TB, 1.92 TB."""
+    for unit, name in ((10**12, "TB"), (10**9, "GB"), (10**6, "MB")):
+        if size >= unit:
+            return f"{size / unit:.3g} {name}"
+    return f"{size} B"
 
 
 class Nic(Frozen):
@@ -148,15 +155,13 @@ def _blkid(device: str) -> dict[str, str]:
         )
     except FileNotFoundError:
         return {}
-    return dict(
-        line.split("=", 1) for line in result.stdout.splitlines() if "=" in line
-    )
+    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
 
 
 def _udev_properties(name: str) -> dict[str, str]:
     """udev's properties of a block device, empty when pyudev or the udev database is absent."""
     try:
-        import pyudev  # noqa: PLC0415 (optional at run time)
+        import pyudev
     except ImportError:
         return {}
     try:

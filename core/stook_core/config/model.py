@@ -407,9 +407,9 @@ class InstallSpec(Strict):
     ssh_authorized_keys: Annotated[list[AuthorizedKey], BeforeValidator(as_list)] = Field(
         default_factory=list
     )
-    dns_servers: Annotated[
-        list[IPvAnyAddress], BeforeValidator(as_csv_list)
-    ] = Field(default_factory=list)
+    dns_servers: Annotated[list[IPvAnyAddress], BeforeValidator(as_csv_list)] = Field(
+        default_factory=list
+    )
     ntp_servers: Annotated[list[Host], BeforeValidator(as_csv_list)] = Field(default_factory=list)
     proxy: Proxy | None = None
     server_url: ServerUrl | None = Field(

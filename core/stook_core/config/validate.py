@@ -96,6 +96,7 @@ def _problem(error: ErrorDetails) -> Problem:
 def _prune(data: Any, locs: list[Loc]) -> Any:
     """A copy of *data* without the values at *locs* (deepest first, so indexes stay right)."""
     pruned = copy.deepcopy(data)
+
     def depth_then_index(loc: Loc) -> tuple[int, int]:
         return len(loc), loc[-1] if loc and isinstance(loc[-1], int) else -1
 

@@ -1,0 +1,110 @@
+"""What the installer asks of other machines: is the join server there, and which SSH keys to trust.
+
+``check_server`` asks the RKE2 supervisor of an existing cluster for ``/ping`` (it answers
+``pong``). The supervisor serves a certificate signed by the cluster's own CA, which a node that
+has not joined yet cannot know, so TLS is not verified here: the check only says "something that
+speaks the RKE2 supervisor protocol answers at that address"; the cluster token authenticates the
+join itself.
+
+``fetch_keys`` downloads an authorized_keys-style list (for example ``https://github.com/USER.keys``)
+and checks every line with the InstallConfig model's own rule for ``install.ssh_authorized_keys``.
+"""
+
+from __future__ import annotations
+
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from pydantic import TypeAdapter, ValidationError
+
+from stook_core.config.model import AuthorizedKey
+
+PING_PATH = "/ping"
+PING_ANSWER = "pong"
+MAX_KEYS_BYTES = 1024 * 1024
+DEFAULT_TIMEOUT = 10.0
+
+_KEY = TypeAdapter(AuthorizedKey)
+
+
+class RemoteError(Exception):
+    """The other machine could not be reached or gave the wrong answer; the text says which."""
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        return f"answered HTTP {error.code} {error.reason}"
+    if isinstance(error, urllib.error.URLError):
+        return f"could not be reached: {error.reason}"
+    if isinstance(error, TimeoutError):
+        return "did not answer in time"
+    return f"could not be reached: {error}"
+
+
+def check_server(server_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Raise RemoteError unless ``GET <server_url>/ping`` answers ``pong``."""
+    parts = urlsplit(server_url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise RemoteError(f"{server_url} is not an https:// server URL")
+    url = f"{parts.scheme}://{parts.netloc}{PING_PATH}"
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
+            body = response.read(64).decode("utf-8", "replace").strip()
+    except (OSError, ValueError) as error:
+        raise RemoteError(f"{server_url} {_reason(error)}") from None
+    if body != PING_ANSWER:
+        shown = body[:20] + ("..." if len(body) > 20 else "")
+        raise RemoteError(
+            f"{server_url} answered {shown!r} to {PING_PATH}, not {PING_ANSWER!r}: "
+            "is it the RKE2 supervisor (port 9345) of a Stook server?"
+        )
+
+
+@dataclass
+class FetchedKeys:
+    """The usable keys of a fetched list, and the lines that are not keys (1-based numbers)."""
+
+    keys: list[str] = field(default_factory=list)
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (line, text, message)
+
+
+def check_key_lines(text: str) -> FetchedKeys:
+    """Every non-blank, non-comment line checked as an authorized key with the model's rule."""
+    result = FetchedKeys()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            result.keys.append(_KEY.validate_python(line))
+        except ValidationError as error:
+            result.rejected.append((number, line, error.errors()[0]["msg"]))
+    return result
+
+
+def fetch_keys(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> FetchedKeys:
+    """Download *url* (http or https, TLS verified) and check each line; RemoteError on failure."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RemoteError(f"{url} is not an http:// or https:// URL")
+    try:
+        with urllib.request.urlopen(parts.geturl(), timeout=timeout) as response:
+            data = response.read(MAX_KEYS_BYTES + 1)
+    except (OSError, ValueError) as error:
+        raise RemoteError(f"{url} {_reason(error)}") from None
+    if len(data) > MAX_KEYS_BYTES:
+        raise RemoteError(f"{url} is larger than {MAX_KEYS_BYTES // 1024} KiB: not a key list")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RemoteError(f"{url} is not UTF-8 text: not a key list") from None
+    result = check_key_lines(text)
+    if not result.keys and not result.rejected:
+        raise RemoteError(f"{url} holds no keys")
+    return result

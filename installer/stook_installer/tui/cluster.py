@@ -1,0 +1,132 @@
+"""The cluster's address: a VIP when creating, the server to join (checked first) when joining."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import TypeAdapter
+from textual.app import ComposeResult
+from textual.widgets import Input, Label, RadioSet
+
+from stook_core.config.model import ServerUrl
+from stook_installer.remote import RemoteError
+from stook_installer.tui.fields import row
+from stook_installer.tui.page import Page
+from stook_installer.tui.start import chosen, radio_set
+from stook_installer.tui.state import Wizard
+
+_SERVER_URL = TypeAdapter(ServerUrl)
+VIP_MODES = (("static", "A fixed address"), ("dhcp", "An address from DHCP"))
+
+
+class VipPage(Page):
+    heading = "Cluster address (VIP)"
+    help_text = (
+        "The virtual IP the cluster answers on; it moves between management nodes. "
+        "Not the node's own address."
+    )
+    owns = ("install.vip",)
+
+    @classmethod
+    def applies(cls, wizard: Wizard) -> bool:
+        return wizard.mode == "create"
+
+    def form(self) -> ComposeResult:
+        vip: Any = self.wizard.get("install.vip")
+        if isinstance(vip, str):  # the shorthand a seed may use
+            vip = {"mode": "dhcp"} if vip == "dhcp" else {"address": vip}
+        vip = vip if isinstance(vip, dict) else {}
+        yield radio_set(VIP_MODES, str(vip.get("mode", "static")), "vip-mode")
+        yield row(
+            "VIP address",
+            Input(
+                str(vip.get("address") or ""),
+                placeholder="192.168.1.5",
+                id="vip-address",
+                compact=True,
+            ),
+            id="address-row",
+        )
+        yield row(
+            "MAC for DHCP",
+            Input(
+                str(vip.get("hw_addr") or ""),
+                placeholder="optional, 52:54:00:12:34:56",
+                id="vip-hw-addr",
+                compact=True,
+            ),
+            id="hw-addr-row",
+        )
+
+    def store(self) -> None:
+        mode = chosen(self.query_one("#vip-mode", RadioSet))
+        static = mode == "static"
+        self.query_one("#address-row").display = static
+        self.query_one("#hw-addr-row").display = not static
+        address = self.query_one("#vip-address", Input).value.strip()
+        hw_addr = self.query_one("#vip-hw-addr", Input).value.strip()
+        vip: dict[str, str] = {"mode": mode} if mode else {}
+        if static and address:
+            vip["address"] = address
+        if not static and hw_addr:
+            vip["hw_addr"] = hw_addr
+        self.wizard.set("install.vip", vip, keep=True)
+
+
+class ServerPage(Page):
+    heading = "Server to join"
+    help_text = (
+        "The address of a management node (or the VIP) of the cluster. Next checks that its "
+        "RKE2 supervisor answers on port 9345."
+    )
+    owns = ("install.server_url",)
+
+    @classmethod
+    def applies(cls, wizard: Wizard) -> bool:
+        return wizard.mode == "join"
+
+    def form(self) -> ComposeResult:
+        yield row(
+            "Server URL",
+            Input(
+                str(self.wizard.get("install.server_url") or ""),
+                placeholder="https://192.168.1.5:9345",
+                id="server-url",
+                compact=True,
+            ),
+        )
+        yield Label(
+            "A bare host name or address is fine: https:// and :9345 are added.", classes="hint"
+        )
+
+    def store(self) -> None:
+        self.wizard.set("install.server_url", self.query_one("#server-url", Input).value.strip())
+
+    async def action_next(self) -> None:
+        if self.busy or self.revalidate():
+            self.app.bell()
+            return
+        url = self.normalized_url()
+        self.busy = True
+        self.revalidate()
+        self.set_status(f"Checking that {url} answers ...")
+        self.run_worker(self.check(url), exclusive=True, group="server-check")
+
+    def normalized_url(self) -> str:
+        """The server URL as the model normalises it (the rest of the config may be unfinished)."""
+        return _SERVER_URL.validate_python(self.wizard.get("install.server_url"))
+
+    async def check(self, url: str) -> None:
+        try:
+            await asyncio.to_thread(self.installer.server_check, url)
+        except RemoteError as error:
+            self.set_status(f"The server did not answer as expected: {error}")
+            self.app.bell()
+        else:
+            self.set_status("")
+            self.installer.next_page(self)
+        finally:
+            self.busy = False
+            if self.is_mounted:
+                self.revalidate()

@@ -1,0 +1,152 @@
+"""The install running: a progress bar per step and a scrolling log, fed by the engine's events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Label, ProgressBar, RichLog, Static
+
+from stook_core.config import InstallConfig
+from stook_core.problems import ConfigError
+from stook_installer.engine import InstallFailed, install
+from stook_installer.engine.events import Event
+from stook_installer.engine.plan import Plan
+from stook_installer.tui.state import Wizard
+
+if TYPE_CHECKING:
+    from stook_installer.tui.app import InstallerApp
+
+
+class StepRow(Horizontal):
+    """One step: its name, its bar, and how it ended. Events may arrive before it is mounted."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(classes="step")
+        self.step = step
+        self.percent = 0.0
+        self.state = ""
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.step, classes="step-name", markup=False)
+        yield ProgressBar(total=100, show_eta=False, classes="step-bar")
+        yield Label("", classes="step-state")
+
+    def on_mount(self) -> None:
+        self.apply()
+
+    def show(self, event: Event) -> None:
+        if event.phase == "progress" and event.fraction is not None:
+            self.percent = 100 * event.fraction
+        elif event.phase == "finish":
+            self.percent, self.state = 100, "done"
+        elif event.phase == "fail":
+            self.state = "FAILED"
+            self.add_class("failed")
+        self.apply()
+
+    def apply(self) -> None:
+        try:
+            bar = self.query_one(ProgressBar)
+            state = self.query_one(".step-state", Label)
+        except NoMatches:  # not composed yet: on_mount applies it
+            return
+        bar.update(progress=self.percent)
+        state.update(self.state)
+
+
+class ProgressPage(Screen[None]):
+    """Runs the engine in a worker thread; events come back through ``call_from_thread``."""
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("ctrl+n", "next", "Continue", priority=True),
+    ]
+
+    def __init__(self, wizard: Wizard, config: InstallConfig) -> None:
+        super().__init__()
+        self.wizard = wizard
+        self.config = config
+        self.rows: dict[str, StepRow] = {}
+        self.done = False
+        self.failure: str | None = None
+
+    @property
+    def installer(self) -> InstallerApp:
+        from stook_installer.tui.app import InstallerApp
+
+        assert isinstance(self.app, InstallerApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        mode = " [dry run]" if self.wizard.dry_run else ""
+        yield Static(f"Stook installer{mode}  -  installing", id="title", markup=False)
+        yield VerticalScroll(id="steps")
+        yield RichLog(id="log", wrap=True, markup=False, auto_scroll=True)
+        yield Static("Installing: do not power off the machine.", id="status", markup=False)
+        with Horizontal(id="buttons"):
+            yield Button("Continue", id="next", variant="primary", compact=True, disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.run_worker(self.run_engine, thread=True, exclusive=True, group="install")
+
+    def run_engine(self) -> None:
+        def sink(event: Event) -> None:
+            self.app.call_from_thread(self.show, event)
+
+        try:
+            plan = install(
+                self.config,
+                self.wizard.machine,
+                self.wizard.image_path,
+                sink,
+                dry_run=self.wizard.dry_run,
+            )
+        except (InstallFailed, ConfigError) as error:
+            self.app.call_from_thread(self.finish, None, str(error))
+        except Exception as error:  # the operator must see it, not a crashed screen
+            self.app.call_from_thread(self.finish, None, f"unexpected {error!r}")
+        else:
+            self.app.call_from_thread(self.finish, plan, None)
+
+    def show(self, event: Event) -> None:
+        row = self.rows.get(event.step)
+        if row is None:
+            row = self.rows[event.step] = StepRow(event.step)
+            steps = self.query_one("#steps", VerticalScroll)
+            steps.mount(row)
+            steps.scroll_end(animate=False)
+        row.show(event)
+        mark = {"start": "->", "progress": "  ", "finish": "ok", "fail": "!!"}[event.phase]
+        if event.message or event.phase != "progress":
+            text = f"{mark} {event.step}" + (f": {event.message}" if event.message else "")
+            self.query_one("#log", RichLog).write(text)
+
+    def finish(self, plan: Plan | None, failure: str | None) -> None:
+        self.done = True
+        self.failure = failure
+        if failure is None:
+            what = (
+                "Dry run finished: nothing was written."
+                if self.wizard.dry_run
+                else ("The node is installed.")
+            )
+        else:
+            what = f"The install failed: {failure}"
+            self.query_one("#status").add_class("failed")
+        self.query_one("#status", Static).update(f"{what} Press Enter to continue.")
+        button = self.query_one("#next", Button)
+        button.disabled = False
+        button.focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "next":
+            self.action_next()
+
+    def action_next(self) -> None:
+        if self.done:
+            self.installer.show_final(self.failure)

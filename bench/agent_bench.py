@@ -26,9 +26,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from integration.agent.kubehelpers import block_device, install_crds, wait_until  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
 from kubernetes import config, watch  # noqa: E402
+
+from integration.agent.kubehelpers import block_device, install_crds, wait_until  # noqa: E402
 from stook_agent.blockdevice import REASON  # noqa: E402
 from stook_agent.resources import BLOCK_DEVICE, NODE_LABEL  # noqa: E402
 from stook_agent.runtime.client import ResourceClient  # noqa: E402

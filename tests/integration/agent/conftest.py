@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration.agent.kubehelpers import StateMirror, TcpProxy, install_crds, wait_until
 from kubernetes import client as k8s
 from kubernetes import config
+
+from integration.agent.kubehelpers import StateMirror, TcpProxy, install_crds, wait_until
 from stook_agent.resources import BLOCK_DEVICE, NODE_LABEL
 from stook_agent.runtime.client import ResourceClient
 from stook_agent.runtime.controller import Controller, ControllerOptions

@@ -25,6 +25,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
+
 from stook_agent.resources import BLOCK_DEVICE, NODE_LABEL
 from stook_agent.runtime.client import Object, ResourceClient, object_key
 from stook_agent.runtime.conditions import set_condition

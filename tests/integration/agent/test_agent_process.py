@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes import client as k8s
+
 from integration.agent.kubehelpers import (
     AgentProcess,
     agent_process,
@@ -15,7 +17,6 @@ from integration.agent.kubehelpers import (
     get_or_none,
     wait_until,
 )
-from kubernetes import client as k8s
 from stook_agent import __version__
 from stook_agent.blockdevice import REASON
 from stook_agent.resources import NODE_LABEL, NODE_STATUS

@@ -10,6 +10,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes import config
 from kubernetes.client.exceptions import ApiException
+
 from support.apiserver import ASSETS_ENV, EXTERNAL_ENV, KubeCluster
 from support.tiers import require_tier
 

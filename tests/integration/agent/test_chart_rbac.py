@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client as k8s
+from kubernetes import config
+from kubernetes.client.exceptions import ApiException
+
 from integration.agent.kubehelpers import (
     REPO,
     agent_process,
@@ -17,9 +21,6 @@ from integration.agent.kubehelpers import (
     get_or_none,
     wait_until,
 )
-from kubernetes import client as k8s
-from kubernetes import config
-from kubernetes.client.exceptions import ApiException
 from stook_agent.blockdevice import REASON
 from stook_agent.resources import BLOCK_DEVICE, NODE_STATUS
 from stook_agent.runtime.client import ResourceClient

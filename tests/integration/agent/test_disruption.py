@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kubernetes import client as k8s
+
 from integration.agent.kubehelpers import (
     StateMirror,
     TcpProxy,
@@ -12,7 +14,6 @@ from integration.agent.kubehelpers import (
     ready_generation,
     wait_until,
 )
-from kubernetes import client as k8s
 from stook_agent.runtime.client import ResourceClient
 from stook_agent.runtime.controller import Controller
 from support.apiserver import KubeCluster

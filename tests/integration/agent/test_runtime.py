@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
+from kubernetes import client as k8s
+
 from integration.agent.kubehelpers import (
     StateMirror,
     block_device,
@@ -12,7 +14,6 @@ from integration.agent.kubehelpers import (
     ready_generation,
     wait_until,
 )
-from kubernetes import client as k8s
 from stook_agent.blockdevice import REASON, BlockDeviceAcknowledger
 from stook_agent.resources import NODE_LABEL
 from stook_agent.runtime.client import ResourceClient

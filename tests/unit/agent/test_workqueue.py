@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+
 from stook_agent.runtime.ratelimit import ExponentialBackoff
 from stook_agent.runtime.workqueue import ShutDownError, WorkQueue
 

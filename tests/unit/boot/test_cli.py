@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from stook_core.boot import cli, slots, store
 
 FAKE_CMDLINE_A = "root=PARTLABEL=STOOK_A rootfstype=squashfs ro stook.slot=A panic=10"

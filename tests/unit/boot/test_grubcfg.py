@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from stook_core.boot import grubcfg, slots
 from support.tiers import require_commands
 

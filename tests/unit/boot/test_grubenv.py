@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from stook_core.boot import grubenv
 from support.tiers import require_commands
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from stook_core.boot import grubenv, slots
 from stook_core.boot.slots import BootEnv, SlotState
 

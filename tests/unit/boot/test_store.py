@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from stook_core.boot import grubenv, slots, store
 
 OLD = slots.initial_state("1.0").to_grubenv()

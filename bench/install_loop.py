@@ -1,0 +1,95 @@
+"""Bench: a real install onto loop devices, time per step, and the image-write step against a
+plain ``dd`` of the same image to the same partition (root).
+
+    sudo .venv/bin/python bench/install_loop.py [--image-mib 512] [--runs 3]
+
+The image is random data (incompressible, like a real squashfs) of --image-mib MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from stook_core.config.validate import load_document
+from stook_installer.engine import install
+from stook_installer.engine.events import Event
+from support.install_engine import document, loop_disks, loop_machine
+
+GiB = 1 << 30
+
+
+def step_times(events: list[Event]) -> dict[str, float]:
+    started: dict[str, float] = {}
+    took: dict[str, float] = {}
+    for event in events:
+        if event.phase == "start":
+            started[event.step] = event.time
+        elif event.phase == "finish":
+            took[event.step] = event.time - started[event.step]
+    return took
+
+
+def copy_seconds(events: list[Event]) -> float:
+    """The copy part of write-image: from its start to the progress event of the copy action."""
+    start = next(e.time for e in events if e.step == "write-image" and e.phase == "start")
+    done = next(e.time for e in events if e.step == "write-image" and e.message.startswith("copy "))
+    return done - start
+
+
+def dd_seconds(image: Path, device: str) -> float:
+    begin = time.monotonic()
+    subprocess.run(
+        ["dd", f"if={image}", f"of={device}", "bs=4M", "conv=fsync", "status=none"], check=True
+    )
+    return time.monotonic() - begin
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--image-mib", type=int, default=512)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as folder:
+        work = Path(folder)
+        image = work / "os.img"
+        with image.open("wb") as stream:
+            for _ in range(args.image_mib):
+                stream.write(os.urandom(1 << 20))
+        with loop_disks(work, [50 * GiB, 60 * GiB]) as (os_disk, data_disk):
+            config = load_document(
+                document(install_disk={"path": os_disk}, data_disk={"path": data_disk})
+            )
+            runs: list[dict[str, float]] = []
+            ratios: list[float] = []
+            for run in range(args.runs + 1):  # run 0 warms up (allocates the sparse files)
+                events: list[Event] = []
+                machine = loop_machine([os_disk, data_disk])
+                begin = time.monotonic()
+                install(config, machine, image, events.append, dry_run=False)
+                if run == 0:
+                    continue
+                took = step_times(events)
+                took["TOTAL"] = time.monotonic() - begin
+                runs.append(took)
+                dd = dd_seconds(image, f"{os_disk}p3")  # right after the install: same cache state
+                copy = copy_seconds(events)
+                ratios.append(copy / dd)
+                print(f"run: copy {copy:.2f}s, dd {dd:.2f}s, ratio {copy / dd:.2f}", flush=True)
+    print(f"\nimage {args.image_mib} MiB, {args.runs} runs, median seconds per step:")
+    for name in runs[0]:
+        print(f"  {name:22s} {statistics.median(r[name] for r in runs):7.2f}")
+    print(f"image-write copy / dd: median ratio {statistics.median(ratios):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

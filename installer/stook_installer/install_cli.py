@@ -1,0 +1,150 @@
+"""``stook-installer [options]``: install a node, with the TUI or unattended.
+
+Unattended when ``--automatic`` is given or the config says ``install.automatic: true`` (for
+example ``stook.install.automatic=true`` on the kernel command line). A destructive unattended
+install needs consent: ``install.confirm_erase: true`` in the config or
+``stook.install.confirm_erase=true`` on the kernel command line. ``--dry-run`` prints the plan
+(every command and file) and touches nothing.
+
+Exit codes: 0 done, 1 install failed, 2 invalid config or machine, 3 no consent, 4 no TUI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from stook_core.config.sources import Sources
+from stook_core.config.validate import load_document
+from stook_core.hardware import Machine, load_profile, probe
+from stook_core.problems import ConfigError
+from stook_installer.engine.events import ConsoleSink, EventSink, JsonLinesSink, fan_out
+from stook_installer.engine.image import DEFAULT_IMAGE
+from stook_installer.engine.plan import Plan, build_plan
+from stook_installer.engine.runner import InstallFailed, execute
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NO_CONSENT, EXIT_NO_TUI = 0, 1, 2, 3, 4
+PROC_CMDLINE = Path("/proc/cmdline")
+CONSENT_HOWTO = (
+    "An unattended install erases disks only with consent. To consent, add\n"
+    "    confirm_erase: true\n"
+    "under install: in the config, or put stook.install.confirm_erase=true on the kernel\n"
+    "command line. Use --dry-run to see the plan without touching anything."
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stook-installer", description=__doc__.split("\n")[0])
+    p.add_argument("--config", type=Path, metavar="FILE", help="install config (YAML)")
+    p.add_argument("--config-url", metavar="URL", help="fetch the install config from URL")
+    p.add_argument(
+        "--cmdline", type=Path, metavar="FILE",
+        help="kernel command line to read stook.* keys from (default /proc/cmdline "
+        "when no --config is given)",
+    )  # fmt: skip
+    p.add_argument("--automatic", action="store_true", help="no TUI: install unattended")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, touch nothing")
+    p.add_argument("--machine", type=Path, metavar="PROFILE", help="machine profile JSON")
+    p.add_argument("--image", type=Path, default=DEFAULT_IMAGE, help="the OS image (squashfs)")
+    p.add_argument("--events", type=Path, metavar="FILE", help="also write events as JSON lines")
+    return p
+
+
+def _sources(args: argparse.Namespace) -> Sources:
+    cmdline_file = args.cmdline
+    if cmdline_file is None and args.config is None and PROC_CMDLINE.exists():
+        cmdline_file = PROC_CMDLINE
+    cmdline = cmdline_file.read_text(encoding="utf-8") if cmdline_file else None
+    return Sources(file=args.config, config_url=args.config_url, cmdline=cmdline)
+
+
+def _is_automatic(document: dict[str, Any]) -> bool:
+    value = document.get("install", {}).get("automatic", False)
+    return value is True or str(value).lower() in ("true", "1", "yes")
+
+
+def _machine(args: argparse.Namespace) -> Machine:
+    return load_profile(args.machine) if args.machine else probe()
+
+
+@contextlib.contextmanager
+def _sink(events: Path | None, console: IO[str] | None) -> Iterator[EventSink]:
+    sinks: list[EventSink] = [ConsoleSink(console)] if console is not None else []
+    if events is None:
+        yield fan_out(*sinks)
+        return
+    with events.open("a", encoding="utf-8") as stream:
+        yield fan_out(*sinks, JsonLinesSink(stream))
+
+
+def run_tui(args: argparse.Namespace, seed: dict[str, Any] | None) -> int:
+    try:
+        from stook_installer.tui.app import run_tui as start
+    except ImportError as error:
+        print(
+            f"stook-installer: the TUI is not available ({error}).\n"
+            "Install unattended instead: stook-installer --config FILE --automatic",
+            file=sys.stderr,
+        )
+        return EXIT_NO_TUI
+    result: int = start(machine=_machine(args), seed=seed, dry_run=args.dry_run, image=args.image)
+    return result
+
+
+def run_automatic(args: argparse.Namespace, document: dict[str, Any], source: str) -> int:
+    out = sys.stdout
+    try:
+        config = load_document(document, source)
+        plan = build_plan(config, _machine(args), args.image)
+    except ConfigError as error:
+        print(error.report(), file=sys.stderr)
+        print("Nothing was touched.", file=sys.stderr)
+        return EXIT_INVALID
+    if args.dry_run:
+        out.write("\n".join(plan.describe()) + "\n")
+        if not config.install.confirm_erase:
+            out.write("Note: the config has no consent (install.confirm_erase); a real run "
+                      "would refuse.\n")  # fmt: skip
+    else:
+        out.write("\n".join([*plan.erase_notice(), *(f"Warning: {w}" for w in plan.warnings)]))
+        out.write("\n")
+        if not config.install.confirm_erase:
+            print(f"Refusing to install: no consent to erase.\n{CONSENT_HOWTO}", file=sys.stderr)
+            return EXIT_NO_CONSENT
+    return _execute(args, plan)
+
+
+def _execute(args: argparse.Namespace, plan: Plan) -> int:
+    # A dry run has printed the plan; its events go only to --events.
+    with _sink(args.events, None if args.dry_run else sys.stdout) as sink:
+        try:
+            execute(plan, sink, dry_run=args.dry_run)
+        except InstallFailed as failure:
+            print(f"Install failed: {failure}", file=sys.stderr)
+            return EXIT_FAILED
+    if not args.dry_run:
+        then = plan.config.install.after_install
+        print(f"Install complete. Remove the install medium; then {then}.")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parser().parse_args(list(argv))
+    sources = _sources(args)
+    try:
+        document = sources.document()
+    except ConfigError as error:
+        print(error.report(), file=sys.stderr)
+        if args.automatic:
+            print("Nothing was touched.", file=sys.stderr)
+            return EXIT_INVALID
+        document = None
+    if args.automatic or (document is not None and _is_automatic(document)):
+        assert document is not None
+        return run_automatic(args, document, sources.describe())
+    seed = document if document and set(document) - {"apiVersion", "kind"} else None
+    return run_tui(args, seed)

@@ -1,0 +1,226 @@
+"""Real installs onto sparse disk images on loop devices (root): partitions, filesystems,
+labels, GRUB for BIOS and UEFI, the node's files, reruns, and untouched disks on refusal."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stook_core.config.validate import load_document
+from stook_core.hardware import dump_profile
+from stook_installer import install_cli
+from stook_installer.engine import install
+from stook_installer.engine.events import Event
+from support.install_engine import (
+    TOKEN,
+    build_image,
+    document,
+    loop_disks,
+    loop_machine,
+)
+from support.tiers import require_commands, require_root
+
+GiB = 1 << 30
+TOOLS = ("losetup", "sgdisk", "partprobe", "wipefs", "mkfs.ext4", "mkfs.vfat", "mksquashfs",
+         "unsquashfs", "grub-mkimage", "grub-editenv", "mcopy", "mtype", "blkid")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_root()
+    require_commands(*TOOLS)
+    return build_image(tmp_path_factory.mktemp("image"))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path / "work"
+
+
+def run_install(config: dict[str, Any], devices: list[str], image: Path) -> list[Event]:
+    events: list[Event] = []
+    install(load_document(config), loop_machine(devices), image, events.append, dry_run=False)
+    return events
+
+
+def sgdisk_table(device: str) -> list[tuple[int, str, str, int]]:
+    """(number, type code, name, size in sectors) per partition."""
+    out = subprocess.run(["sgdisk", "--print", device], capture_output=True, text=True).stdout
+    rows = []
+    for line in out.splitlines():
+        words = line.split()
+        if words and words[0].isdigit():
+            number, start, end, code, name = (
+                int(words[0]),
+                int(words[1]),
+                int(words[2]),
+                words[5],
+                words[6],
+            )
+            rows.append((number, code, name, end - start + 1))
+    return rows
+
+
+def blkid(device: str) -> dict[str, str]:
+    out = subprocess.run(["blkid", "-p", "-o", "export", device], capture_output=True, text=True)
+    return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+
+
+def esp_file(device: str, path: str) -> bytes:
+    env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
+    result = subprocess.run(["mtype", "-i", device, f"::{path}"], capture_output=True, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def mounted(tmp_path: Path) -> Iterator[Any]:
+    mounts: list[Path] = []
+
+    def mount(device: str) -> Path:
+        target = tmp_path / f"mnt{len(mounts)}"
+        target.mkdir()
+        subprocess.run(["mount", "-o", "ro", device, str(target)], check=True)
+        mounts.append(target)
+        return target
+
+    yield mount
+    for target in reversed(mounts):
+        subprocess.run(["umount", str(target)], check=False)
+
+
+def check_boot(disk: str, image: Path) -> None:
+    assert esp_file(f"{disk}p2", "/EFI/BOOT/BOOTX64.EFI")[:2] == b"MZ"
+    cfg = esp_file(f"{disk}p2", "/boot/grub/grub.cfg").decode()
+    assert "root=PARTLABEL=STOOK_${stook_slot}" in cfg
+    env = esp_file(f"{disk}p2", "/boot/grub/grubenv").decode()
+    assert "ORDER=A B" in env and "A_LEFT=3" in env and len(env.encode()) == 1024
+    with Path(disk).open("rb") as stream:
+        mbr = stream.read(512)
+        stream.seek(2048 * 512)
+        core = stream.read(512)
+    assert mbr[510:] == b"\x55\xaa" and mbr[0x5C:0x64] == (2048).to_bytes(8, "little")
+    assert core != bytes(512)  # GRUB core.img in the BIOS boot partition
+    size = image.stat().st_size
+    with Path(f"{disk}p3").open("rb") as slot:
+        assert (
+            hashlib.sha256(slot.read(size)).digest() == hashlib.sha256(image.read_bytes()).digest()
+        )
+
+
+def test_create_on_one_shared_disk(image: Path, tmp_path: Path, mounted: Any) -> None:
+    with loop_disks(tmp_path, [100 * GiB]) as (disk,):
+        config = document(install_disk={"path": disk}, data_disk=None, persistent_size="32Gi")
+        events = run_install(config, [disk], image)
+        assert [e.step for e in events if e.phase == "finish"][-1] == "write-state"
+        table = sgdisk_table(disk)
+        assert [(n, code, name) for n, code, name, _ in table] == [
+            (1, "EF02", "BIOS_BOOT"), (2, "EF00", "STOOK_EFI"), (3, "8300", "STOOK_A"),
+            (4, "8300", "STOOK_B"), (5, "8300", "STOOK_STATE"), (6, "8300", "STOOK_DATA"),
+        ]  # fmt: skip
+        assert [size for *_, size in table][:5] == [2048, 1048576, 10485760, 10485760, 67108864]
+        assert blkid(f"{disk}p2")["TYPE"] == "vfat" and blkid(f"{disk}p2")["LABEL"] == "STOOK_EFI"
+        assert blkid(f"{disk}p3")["TYPE"] == "squashfs"
+        assert blkid(f"{disk}p5")["LABEL"] == "STOOK_STATE"
+        data = blkid(f"{disk}p6")
+        assert (data["TYPE"], data["LABEL"]) == ("ext4", "STOOK_DATA")
+        check_boot(disk, image)
+        state = mounted(f"{disk}p5")
+        unit = (state / "etc/systemd/system/var-lib-longhorn.mount").read_text()
+        assert f"What=/dev/disk/by-uuid/{data['UUID']}" in unit
+        assert (
+            state / "etc/systemd/system/local-fs.target.wants/var-lib-longhorn.mount"
+        ).is_symlink()
+        check_state_files(state, mode="create")
+
+
+def check_state_files(state: Path, mode: str) -> None:
+    rke2 = yaml.safe_load((state / "etc/rancher/rke2/config.yaml").read_text())
+    assert rke2["token"] == TOKEN
+    assert (state / "etc/rancher/rke2/config.yaml").stat().st_mode & 0o777 == 0o600
+    assert (state / "etc/hostname").read_text().strip() in ("node1", "node2")
+    assert "stook:x:1000" in (state / "etc/passwd").read_text()
+    keys = state / "home/stook/.ssh/authorized_keys"
+    assert keys.read_text().startswith("ssh-ed25519 ") and keys.stat().st_uid == 1000
+    assert (
+        "PasswordAuthentication no" in (state / "etc/ssh/sshd_config.d/50-stook.conf").read_text()
+    )
+    assert (state / "etc/systemd/network/10-mgmt-br.netdev").read_text().count("VLANFiltering=yes")
+    copy = (state / "etc/stook/install-config.yaml").read_text()
+    assert TOKEN not in copy and "<redacted>" in copy
+    kube_vip = state / "var/lib/rancher/rke2/agent/pod-manifests/kube-vip.yaml"
+    assert kube_vip.exists() == (mode == "create")
+    if mode == "join":
+        assert rke2["server"] == "https://10.0.100.10:9345"
+
+
+def test_create_on_os_and_data_disk_then_rerun(image: Path, tmp_path: Path, mounted: Any) -> None:
+    with loop_disks(tmp_path, [50 * GiB, 60 * GiB]) as (os_disk, data_disk):
+        config = document(install_disk={"path": os_disk}, data_disk={"path": data_disk})
+        run_install(config, [os_disk, data_disk], image)
+        assert len(sgdisk_table(os_disk)) == 5
+        data = blkid(data_disk)
+        assert (data["TYPE"], data["LABEL"]) == ("ext4", "STOOK_DATA")
+        # A rerun over the installed disks (consent is in the config) starts over cleanly.
+        assert loop_machine([os_disk]).disks[0].has_stook_install
+        run_install(config, [os_disk, data_disk], image)
+        assert blkid(data_disk)["UUID"] != data["UUID"]
+        check_boot(os_disk, image)
+        check_state_files(mounted(f"{os_disk}p5"), mode="create")
+
+
+def test_join(image: Path, tmp_path: Path, mounted: Any) -> None:
+    with loop_disks(tmp_path, [50 * GiB, 60 * GiB]) as (os_disk, data_disk):
+        config = document("join", install_disk={"path": os_disk}, data_disk={"path": data_disk})
+        run_install(config, [os_disk, data_disk], image)
+        check_boot(os_disk, image)
+        state = mounted(f"{os_disk}p5")
+        check_state_files(state, mode="join")
+        assert (
+            "MACAddress=3c:ec:ef:20:00:01"
+            in (state / "etc/systemd/network/20-mgmt-bo-port0.network").read_text()
+        )
+
+
+def digest(device: str) -> str:
+    sha = hashlib.sha256()
+    with Path(device).open("rb") as stream:
+        while chunk := stream.read(1 << 22):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+@pytest.mark.parametrize("case", ["bad-config", "no-consent"])
+def test_refused_unattended_run_leaves_every_disk_byte_identical(
+    case: str, image: Path, tmp_path: Path
+) -> None:
+    # skip_checks lets small disks pass the size checks, so hashing them stays quick.
+    with loop_disks(tmp_path, [GiB, GiB]) as disks:
+        for device in disks:  # something worth preserving at the start of each disk
+            with Path(device).open("r+b") as stream:
+                stream.write(os.urandom(1 << 20))
+        before = [digest(d) for d in disks]
+        profile = tmp_path / "machine.json"
+        profile.write_text(dump_profile(loop_machine(disks)))
+        install_fields: dict[str, Any] = {
+            "install_disk": {"path": disks[0]}, "data_disk": {"path": disks[1]},
+            "skip_checks": True,
+        }  # fmt: skip
+        if case == "bad-config":
+            install_fields["hostname"] = "Not_A_Hostname"
+        else:
+            install_fields["confirm_erase"] = None
+        config = tmp_path / "config.yaml"
+        config.write_text(yaml.safe_dump(document(**install_fields)))
+        argv = ["--config", str(config), "--automatic", "--machine", str(profile),
+                "--image", str(image)]  # fmt: skip
+        expected = install_cli.EXIT_INVALID if case == "bad-config" else install_cli.EXIT_NO_CONSENT
+        assert install_cli.main(argv) == expected
+        assert [digest(d) for d in disks] == before

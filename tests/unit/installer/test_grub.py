@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from stook_installer.engine import biosboot, grub
+from support.tiers import require_commands
+
+
+def test_grub_cfg_is_valid_grub_script(tmp_path: Path) -> None:
+    require_commands("grub-script-check")
+    cfg = tmp_path / "grub.cfg"
+    cfg.write_text(grub.grub_cfg("0b9f2a52-6f3a-4e0e-9c1c-1d2e3f405060"))
+    result = subprocess.run(["grub-script-check", str(cfg)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_initial_env_tries_slot_a_three_times() -> None:
+    assert grub.initial_env() == {
+        "ORDER": "A B", "A_OK": "0", "A_LEFT": "3", "B_OK": "0", "B_LEFT": "0"
+    }  # fmt: skip
+
+
+def test_early_cfg_finds_the_esp_by_volume_id() -> None:
+    assert "--fs-uuid --set=root 1A2B-3C4D" in grub.early_cfg("1A2B3C4D")
+
+
+def test_bios_embedding_patches_sector_pointers_and_keeps_the_partition_table() -> None:
+    boot_img = bytearray(512)
+    boot_img[0x66:0x68] = b"\xeb\x05"
+    mbr = bytearray(512)
+    mbr[0x1BE:0x1CE] = b"\xee" * 16  # the protective MBR entry
+    core_img = bytearray(3 * 512 - 100)
+    struct.pack_into("<QHH", core_img, 500, 2, 2, 0x820)
+    boot, core = biosboot.embed(bytes(boot_img), bytes(core_img), bytes(mbr), 2048, 2048)
+    assert struct.unpack_from("<Q", boot, 0x5C)[0] == 2048
+    assert boot[0x66:0x68] == b"\x90\x90" and boot[0x1BE:0x1CE] == b"\xee" * 16
+    assert boot[510:] == b"\x55\xaa"
+    assert len(core) == 3 * 512
+    assert struct.unpack_from("<QHH", core, 500) == (2049, 2, 0x820)
+
+
+def test_bios_embedding_refuses_a_too_small_partition() -> None:
+    with pytest.raises(biosboot.BiosBootError, match="needs 3 sectors"):
+        biosboot.embed(bytes(512), bytes(3 * 512), bytes(512), 2048, 2)

@@ -17,6 +17,7 @@ from stook_core.config.validate import load_document
 from stook_core.hardware import Machine, Nic, load_profile, probe
 
 ROOT = Path(__file__).resolve().parents[2]
+IMAGE_VERSION = "2026.1.0-test"  # VERSION in the test image's os-release
 PACKAGE = ROOT / "installer" / "stook_installer"
 PROFILES = PACKAGE / "profiles"
 EXAMPLES = PACKAGE / "examples"
@@ -83,7 +84,8 @@ def loop_machine(devices: list[str]) -> Machine:
 
 
 def build_image(folder: Path) -> Path:
-    """A small squashfs OS image: /boot/vmlinuz, /boot/initrd.img and account files."""
+    """A small squashfs OS image: /boot/vmlinuz, /boot/initrd.img, os-release (VERSION
+    IMAGE_VERSION) and account files."""
     root = folder / "rootfs"
     (root / "boot").mkdir(parents=True, exist_ok=True)
     (root / "etc").mkdir(exist_ok=True)
@@ -93,6 +95,7 @@ def build_image(folder: Path) -> Path:
         (root / "boot" / name).write_bytes(data)
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
     (root / "etc" / "group").write_text("root:x:0:\nsudo:x:27:\n")
+    (root / "etc" / "os-release").write_text(f'NAME="Stook OS"\nVERSION="{IMAGE_VERSION}"\n')
     image = folder / "os.squashfs"
     subprocess.run(
         ["mksquashfs", str(root), str(image), "-noappend", "-quiet", "-no-progress"],

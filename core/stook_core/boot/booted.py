@@ -61,13 +61,19 @@ def parse_os_release(text: str) -> dict[str, str]:
     return values
 
 
+def os_release_version(values: dict[str, str]) -> str | None:
+    """VERSION (VERSION_ID when VERSION is missing); None when unknown. The installer records
+    the same field of the image into <S>_VERSION."""
+    return values.get("VERSION") or values.get("VERSION_ID") or None
+
+
 def read_os_version(path: Path = OS_RELEASE) -> str | None:
-    """VERSION of the running OS (VERSION_ID when VERSION is missing); None when unknown."""
+    """The running OS's version (os_release_version); None when unknown."""
     try:
         values = parse_os_release(path.read_text())
     except OSError:
         return None
-    return values.get("VERSION") or values.get("VERSION_ID") or None
+    return os_release_version(values)
 
 
 def mismatches(env: BootEnv, cmdline: Cmdline, os_version: str | None) -> list[str]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from stook_core.boot.booted import SLOT_LABELS
-from stook_core.boot.slots import MAX_ATTEMPTS, SLOTS, Slot
+from stook_core.boot.slots import MAX_ATTEMPTS, SLOTS, VERSION_RE, Slot
 from stook_core.boot.store import COPIES, GRUB_DIR, LOCK_VAR
 
 # Partition numbers of the slots on the ESP's disk (docs/ab-boot.md, the installer's layout).
@@ -37,6 +37,17 @@ GRUB_MODULES = (
     "linux", "normal", "sleep",
 )  # fmt: skip
 ENV_VARS = ("ORDER", *(f"{s}_{k}" for s in SLOTS for k in ("OK", "LEFT", "VERSION")), "BOOTED")
+# What a copy's variables must match for GRUB to use it (POSIX ERE, as GRUB's regexp): the same
+# rules as slots.BootEnv.from_grubenv, so GRUB and userspace pick the same copy.
+_VERSION = VERSION_RE.pattern.removeprefix("^").removesuffix("$")
+VALID: dict[str, str] = {
+    "ORDER": "^(A B|B A)$",
+    **{f"{s}_OK": "^[01]$" for s in SLOTS},
+    **{f"{s}_LEFT": "^[0-9]$" for s in SLOTS},
+    **{f"{s}_VERSION": f"^({_VERSION})?$" for s in SLOTS},
+    "BOOTED": "^[AB]?$",
+}
+MARKER = "Stook: loading slot"  # echoed by the menu entry, before the kernel is read
 
 
 def _spend(slot: Slot) -> str:
@@ -61,6 +72,17 @@ def _pick_in_order(slot_test: Mapping[Slot, str], indent: str) -> str:
         body.append(f"{indent}    fi")
     body += [f"{indent}  fi", f"{indent}done"]
     return "\n".join(body)
+
+
+def _valid_env() -> str:
+    """function stook_valid_env: succeeds when every variable matches VALID."""
+    lines = ["function stook_valid_env {"]
+    for depth, var in enumerate(ENV_VARS):
+        lines.append(f"{'  ' * (depth + 1)}if regexp '{VALID[var]}' \"${{{var}}}\"; then")
+    lines.append(f"{'  ' * (len(ENV_VARS) + 1)}return 0")
+    lines += [f"{'  ' * depth}fi" for depth in range(len(ENV_VARS), 0, -1)]
+    lines += ["  return 1", "}"]
+    return "\n".join(lines)
 
 
 def slot_choice(
@@ -103,14 +125,16 @@ function stook_clear {{
 {clear}
 }}
 
-# $1: grubenv or grubenv2. Succeeds when that copy is unlocked and holds a valid ORDER.
+{_valid_env()}
+
+# $1: grubenv or grubenv2. Succeeds when that copy is unlocked and every variable is valid.
 function stook_load_copy {{
   set {LOCK_VAR}=1
   if load_env --file "${{stook_envdir}}/$1.lock" {LOCK_VAR}; then
     if [ "${{{LOCK_VAR}}}" = "0" ]; then
       stook_clear
       if load_env --file "${{stook_envdir}}/$1" {names}; then
-        if regexp '^(A B|B A)$' "${{ORDER}}"; then
+        if stook_valid_env; then
           return 0
         fi
       fi
@@ -143,6 +167,7 @@ elif stook_load_copy {COPIES[1]}; then
 else
   echo "Stook: the boot environment is unreadable; trying slot A"
   stook_clear
+  set stook_copy=0
   set ORDER="A B"
   set stook_flags=" stook.env=unreadable"
 fi
@@ -179,6 +204,9 @@ if [ "${{stook_saved}}" = "0" ]; then
   fi
 fi
 
+echo "Stook: chose slot ${{stook_slot}} (copy ${{stook_copy}} read, saved ${{stook_saved}})"
+echo "Stook: flags:${{stook_flags}}"
+
 set stook_part=
 {part}
 set stook_dev="(${{stook_disk}},gpt${{stook_part}})"
@@ -190,6 +218,7 @@ export stook_slot
 export stook_cmdline
 set default=stook
 menuentry "Stook OS (slot ${{stook_slot}})" --id stook {{
+  echo "{MARKER} ${{stook_slot}}"
   linux ${{stook_dev}}{KERNEL} ${{stook_cmdline}}
   initrd ${{stook_dev}}{INITRD}
 }}

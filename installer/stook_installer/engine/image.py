@@ -1,10 +1,11 @@
-"""The OS image (a squashfs): its size, and account files read from it without mounting."""
+"""The OS image (a squashfs): its size, OS version and account files, read without mounting."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+from stook_core.boot.booted import os_release_version, parse_os_release
 from stook_installer.engine.files.users import Accounts
 
 DEFAULT_IMAGE = Path("/run/live/medium/stook/os.squashfs")
@@ -39,3 +40,12 @@ def read_accounts(image: Path) -> Accounts:
         shadow=_cat(image, "etc/shadow") or fallback.shadow,
         group=_cat(image, "etc/group") or fallback.group,
     )
+
+
+def read_os_version(image: Path) -> str:
+    """The OS version the image's os-release names, as the booted node will read it
+    (stook_core.boot.booted); "" when the image or the field is missing."""
+    if image_size(image) is None:
+        return ""
+    text = _cat(image, "etc/os-release") or _cat(image, "usr/lib/os-release") or ""
+    return os_release_version(parse_os_release(text)) or ""

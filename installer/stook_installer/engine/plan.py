@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stook_core.boot.slots import check_version
 from stook_core.config.model import InstallConfig, NicRef
 from stook_core.hardware import Disk, Machine
 from stook_core.layout import (
@@ -50,7 +51,7 @@ from stook_installer.engine.files.system import (
     proxy_files,
 )
 from stook_installer.engine.files.users import Accounts, user_files
-from stook_installer.engine.image import image_size, read_accounts
+from stook_installer.engine.image import image_size, read_accounts, read_os_version
 from stook_installer.engine.nodefile import NodeFile
 from stook_installer.engine.preflight import (
     DiskChoice,
@@ -183,7 +184,8 @@ class WriteImage:
 @dataclass(frozen=True)
 class InstallBootloader:
     """GRUB for UEFI (EFI/BOOT/BOOTX64.EFI) and BIOS (boot code in the MBR, core.img in the
-    BIOS boot partition), both finding the ESP by its volume id; grub.cfg and grubenv on the ESP.
+    BIOS boot partition), both finding the ESP by its volume id; grub.cfg and the boot
+    environment (stook_core.boot: two copies + locks) on the ESP.
 
     Built in *stage* with grub-mkimage, BIOS code embedded by biosboot.py, files copied onto
     the ESP with mtools, so no FAT mount is needed (see docs/install-engine.md)."""
@@ -192,7 +194,7 @@ class InstallBootloader:
     esp: str
     esp_volume_id: str
     stage: Path
-    config: str = field(repr=False)
+    files: tuple[NodeFile, ...] = field(repr=False)  # grub.cfg and the environment, ESP paths
 
     name = "install-grub"
 
@@ -212,14 +214,11 @@ class InstallBootloader:
     def actions(self) -> list[Action]:
         esp = self.stage / "esp"
         bios = self.stage / "i386-pc"
-        grub_dir = grub.GRUB_DIR.lstrip("/")
         early = NodeFile("/early.cfg", grub.early_cfg(self.esp_volume_id))
-        env_file = str(esp / grub_dir / "grubenv")
-        env = [f"{k}={v}" for k, v in grub.initial_env().items()]
         return [
             Run(("rm", "-rf", str(self.stage))),
             WriteFiles(self.stage, (early,)),
-            WriteFiles(esp, (NodeFile(f"{grub.GRUB_DIR}/grub.cfg", self.config),)),
+            WriteFiles(esp, self.files),
             Run(("mkdir", "-p", str(esp / "EFI" / "BOOT"), str(bios))),
             self._mkimage("x86_64-efi", esp / "EFI" / "BOOT" / "BOOTX64.EFI"),
             self._mkimage("i386-pc", bios / "core.img"),
@@ -227,8 +226,6 @@ class InstallBootloader:
             InstallBiosBoot(
                 self.disk.path, self.disk.partition_path(1), bios / "boot.img", bios / "core.img"
             ),
-            Run(("grub-editenv", env_file, "create")),
-            Run(("grub-editenv", env_file, "set", *env)),
             Run(
                 (
                     "env", "MTOOLS_SKIP_CHECK=1", "mcopy", "-s", "-o", "-i", self.esp,
@@ -236,6 +233,13 @@ class InstallBootloader:
                 )
             ),
         ]  # fmt: skip
+
+
+def esp_files(state_uuid: str, os_version: str) -> tuple[NodeFile, ...]:
+    """grub.cfg and the initial boot environment (slot A on trial holding *os_version*)."""
+    cfg = NodeFile(f"{grub.GRUB_DIR}/grub.cfg", grub.grub_cfg(state_uuid))
+    env = (NodeFile(f"/{path}", block) for path, block in grub.env_files(os_version).items())
+    return (cfg, *env)
 
 
 @dataclass(frozen=True)
@@ -341,22 +345,28 @@ def node_files(
     )
 
 
-def _image_problems(image: Path) -> list[Problem]:
+def _image_problems(image: Path, os_version: str) -> list[Problem]:
+    problems = []
     size = image_size(image)
     if size is not None and size > SLOT_SIZE:
-        return [
+        problems.append(
             Problem(
                 "image", f"is {format_size(size)}, larger than a slot ({format_size(SLOT_SIZE)})"
             )
-        ]
-    return []
+        )
+    try:
+        check_version(os_version)
+    except ValueError as error:
+        problems.append(Problem("image", f"os-release: {error}"))
+    return problems
 
 
 def build_plan(
     config: InstallConfig, machine: Machine, image: Path, *, workdir: Path = WORKDIR
 ) -> Plan:
     """The plan for *config* on *machine*; PreflightFailed (touching nothing) on any error."""
-    problems = check_machine(config, machine) + _image_problems(image)
+    os_version = read_os_version(image)
+    problems = check_machine(config, machine) + _image_problems(image, os_version)
     choice, _ = choose_disks(config, machine)
     if errors(problems) or choice is None:
         raise PreflightFailed(errors(problems) or problems, "hardware checks")
@@ -374,7 +384,7 @@ def build_plan(
         MakeFilesystem(data_device, "ext4", LABEL_DATA, data_uuid),
         WriteImage(image, part[LABEL_SLOT_A]),
         InstallBootloader(
-            disk, part[LABEL_ESP], esp_id, workdir / "grub", grub.grub_cfg(state_uuid)
+            disk, part[LABEL_ESP], esp_id, workdir / "grub", esp_files(state_uuid, os_version)
         ),
         WriteState(
             part[LABEL_STATE],

@@ -13,12 +13,17 @@ from typing import Any
 import pytest
 import yaml
 
+from stook_core.boot import slots
+from stook_core.boot.slots import BootEnv
+from stook_core.boot.store import EnvStore
 from stook_core.config.validate import load_document
 from stook_core.hardware import dump_profile
 from stook_installer import install_cli
-from stook_installer.engine import install
+from stook_installer.engine import grub, install
 from stook_installer.engine.events import Event
+from support.esp import stage
 from support.install_engine import (
+    IMAGE_VERSION,
     TOKEN,
     build_image,
     document,
@@ -29,7 +34,7 @@ from support.tiers import require_commands, require_root
 
 GiB = 1 << 30
 TOOLS = ("losetup", "sgdisk", "partprobe", "wipefs", "mkfs.ext4", "mkfs.vfat", "mksquashfs",
-         "unsquashfs", "grub-mkimage", "grub-editenv", "mcopy", "mtype", "blkid")  # fmt: skip
+         "unsquashfs", "grub-mkimage", "mcopy", "mtype", "blkid")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +101,15 @@ def mounted(tmp_path: Path) -> Iterator[Any]:
         subprocess.run(["umount", str(target)], check=False)
 
 
-def check_boot(disk: str, image: Path) -> None:
+def check_boot(disk: str, image: Path, folder: Path) -> None:
     assert esp_file(f"{disk}p2", "/EFI/BOOT/BOOTX64.EFI")[:2] == b"MZ"
     cfg = esp_file(f"{disk}p2", "/boot/grub/grub.cfg").decode()
-    assert "root=PARTLABEL=STOOK_${stook_slot}" in cfg
-    env = esp_file(f"{disk}p2", "/boot/grub/grubenv").decode()
-    assert "ORDER=A B" in env and "A_LEFT=3" in env and len(env.encode()) == 1024
+    assert cfg == grub.grub_cfg(blkid(f"{disk}p5")["UUID"])  # stook_core.boot's slot choice
+    # The boot environment: stook_core.boot's initial state, both copies, unlocked.
+    files = {name: esp_file(f"{disk}p2", f"/{name}") for name in EnvStore.files({})}
+    loaded = stage(files, folder).load(validate=BootEnv.from_grubenv)
+    assert loaded.consistent
+    assert BootEnv.from_grubenv(loaded.env) == slots.initial_state(IMAGE_VERSION)
     with Path(disk).open("rb") as stream:
         mbr = stream.read(512)
         stream.seek(2048 * 512)
@@ -131,7 +139,7 @@ def test_create_on_one_shared_disk(image: Path, tmp_path: Path, mounted: Any) ->
         assert blkid(f"{disk}p5")["LABEL"] == "STOOK_STATE"
         data = blkid(f"{disk}p6")
         assert (data["TYPE"], data["LABEL"]) == ("ext4", "STOOK_DATA")
-        check_boot(disk, image)
+        check_boot(disk, image, tmp_path / "esp")
         state = mounted(f"{disk}p5")
         unit = (state / "etc/systemd/system/var-lib-longhorn.mount").read_text()
         assert f"What=/dev/disk/by-uuid/{data['UUID']}" in unit
@@ -172,7 +180,7 @@ def test_create_on_os_and_data_disk_then_rerun(image: Path, tmp_path: Path, moun
         assert loop_machine([os_disk]).disks[0].has_stook_install
         run_install(config, [os_disk, data_disk], image)
         assert blkid(data_disk)["UUID"] != data["UUID"]
-        check_boot(os_disk, image)
+        check_boot(os_disk, image, tmp_path / "esp")
         check_state_files(mounted(f"{os_disk}p5"), mode="create")
 
 
@@ -180,7 +188,7 @@ def test_join(image: Path, tmp_path: Path, mounted: Any) -> None:
     with loop_disks(tmp_path, [50 * GiB, 60 * GiB]) as (os_disk, data_disk):
         config = document("join", install_disk={"path": os_disk}, data_disk={"path": data_disk})
         run_install(config, [os_disk, data_disk], image)
-        check_boot(os_disk, image)
+        check_boot(os_disk, image, tmp_path / "esp")
         state = mounted(f"{os_disk}p5")
         check_state_files(state, mode="join")
         assert (

@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stook_core.boot import grubcfg, slots
 from support.tiers import require_commands
@@ -53,3 +55,21 @@ def test_only_known_variables_are_loaded_and_saved() -> None:
 def test_panic_must_reboot() -> None:
     with pytest.raises(ValueError, match="panic"):
         grubcfg.slot_choice(panic=0)
+
+
+@settings(max_examples=300)
+@given(
+    var=st.sampled_from(grubcfg.ENV_VARS),
+    value=st.text(alphabet="AB 0139x.~+_-", max_size=70),
+)
+def test_grub_accepts_a_copy_exactly_when_userspace_does(var: str, value: str) -> None:
+    """GRUB's validity check (VALID, POSIX ERE in GRUB's regexp) and BootEnv.from_grubenv take
+    the same copy: otherwise GRUB would boot from copy 1 while stook-os reads copy 2."""
+    env = slots.initial_state("1.0").to_grubenv() | {var: value}
+    try:
+        slots.BootEnv.from_grubenv(env)
+        userspace = True
+    except slots.BootEnvInvalidError:
+        userspace = False
+    assert (re.search(grubcfg.VALID[var], value) is not None) == userspace
+    assert f"if regexp '{grubcfg.VALID[var]}' \"${{{var}}}\"; then" in grubcfg.slot_choice()

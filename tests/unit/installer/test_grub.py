@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from stook_core.boot import grubcfg, slots
+from stook_core.boot.store import EnvStore
 from stook_installer.engine import biosboot, grub
 from support.tiers import require_commands
 
@@ -18,10 +20,27 @@ def test_grub_cfg_is_valid_grub_script(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_initial_env_tries_slot_a_three_times() -> None:
-    assert grub.initial_env() == {
-        "ORDER": "A B", "A_OK": "0", "A_LEFT": "3", "B_OK": "0", "B_LEFT": "0"
+def test_grub_cfg_uses_the_shared_slot_choice() -> None:
+    cfg = grub.grub_cfg("0b9f2a52-6f3a-4e0e-9c1c-1d2e3f405060")
+    args = f"stook.state=UUID=0b9f2a52-6f3a-4e0e-9c1c-1d2e3f405060 {grub.KERNEL_ARGS}"
+    assert grubcfg.slot_choice(args, panic=grub.PANIC_SECONDS) in cfg
+    assert cfg.index("terminal_output console serial") < cfg.index("load_env")
+
+
+def test_env_files_are_the_shared_initial_state_in_both_copies() -> None:
+    env = slots.initial_state("2026.1.0").to_grubenv()
+    assert {path: data.encode("ascii") for path, data in grub.env_files("2026.1.0").items()} == (
+        EnvStore.files(env)
+    )
+    assert set(grub.env_files("")) == {
+        "boot/grub/grubenv", "boot/grub/grubenv.lock", "boot/grub/grubenv2",
+        "boot/grub/grubenv2.lock",
     }  # fmt: skip
+
+
+def test_images_contain_every_module_the_slot_choice_needs() -> None:
+    assert set(grubcfg.GRUB_MODULES) <= set(grub.MODULES)
+    assert len(set(grub.MODULES)) == len(grub.MODULES)
 
 
 def test_early_cfg_finds_the_esp_by_volume_id() -> None:

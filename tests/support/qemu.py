@@ -1,0 +1,142 @@
+"""Boot a disk image in QEMU and watch its serial console (the e2e tier).
+
+- Accelerator: TCG. On these hosts /dev/kvm exists but nested KVM hangs after the firmware (a
+  GRUB boot under KVM never reached its menu entry, while SeaBIOS alone ran fine), so a probe
+  can pass and the real boot still hang. ``STOOK_QEMU_ACCEL=kvm`` opts in on hosts where KVM
+  really works; even then a short SeaBIOS probe must pass first.
+- The serial console goes to a log file; ``BootTimeoutError`` carries its tail and path, and
+  the file stays in the test's tmp dir.
+- Every run has a hard timeout and QEMU is always terminated (then killed) when the run ends.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+QEMU = "qemu-system-x86_64"
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS.fd")
+Firmware = Literal["bios", "uefi"]
+PROBE_SECONDS = 10.0
+POLL_SECONDS = 0.2
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]")
+
+
+class BootTimeoutError(AssertionError):
+    """The marker did not appear on the serial console in time (or QEMU exited first)."""
+
+
+def clean(raw: bytes) -> str:
+    """Serial output without terminal escape sequences and carriage returns."""
+    return ANSI.sub(b"", raw).replace(b"\r", b"").decode("utf-8", "replace")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM lets QEMU flush the disk image; SIGKILL when it does not exit in 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def running(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """QEMU with *argv*, its own stdout/stderr in ``<log>.qemu``; always stopped on exit."""
+    with log.with_suffix(".qemu").open("wb") as output:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
+        try:
+            yield process
+        finally:
+            _stop(process)
+
+
+def wait_for(process: subprocess.Popen[bytes], log: Path, marker: str, seconds: float) -> str:
+    """The cleaned serial log once it contains *marker*; BootTimeoutError otherwise."""
+    deadline = time.monotonic() + seconds
+    while True:
+        text = clean(log.read_bytes()) if log.exists() else ""
+        if marker in text:
+            return text
+        exited = process.poll() is not None
+        if exited or time.monotonic() > deadline:
+            why = f"QEMU exited ({process.returncode})" if exited else f"not within {seconds:.0f} s"
+            qemu_out = log.with_suffix(".qemu")
+            raise BootTimeoutError(
+                f"{marker!r} not on the serial console: {why}. Serial log {log} ends with:\n"
+                f"{text[-3000:]}\nQEMU output ({qemu_out}):\n{qemu_out.read_text()[-2000:]}"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def _kvm_works() -> bool:
+    """SeaBIOS without a disk reports 'No bootable device' on its debug port in time."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    with tempfile.TemporaryDirectory(prefix="stook-kvm-probe-") as folder:
+        log = Path(folder) / "debugcon.log"
+        argv = [
+            QEMU, "-accel", "kvm", "-m", "64", "-nodefaults", "-display", "none",
+            "-chardev", f"file,id=dbg,path={log}",
+            "-device", "isa-debugcon,iobase=0x402,chardev=dbg",
+        ]  # fmt: skip
+        with running(argv, log) as process:
+            try:
+                wait_for(process, log, "No bootable device", PROBE_SECONDS)
+            except BootTimeoutError:
+                return False
+    return True
+
+
+@functools.cache
+def accelerator() -> str:
+    """tcg, or kvm when STOOK_QEMU_ACCEL=kvm asks for it and the probe passes."""
+    if os.environ.get("STOOK_QEMU_ACCEL", "tcg") == "kvm" and _kvm_works():
+        return "kvm"
+    return "tcg"
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A small VM booting *disk* (raw) with *firmware*; files it needs live in *folder*."""
+
+    disk: Path
+    folder: Path
+    firmware: Firmware = "bios"
+    memory_mib: int = 256
+
+    def argv(self, serial_log: Path) -> list[str]:
+        argv = [
+            QEMU, "-accel", accelerator(), "-m", str(self.memory_mib),
+            "-display", "none", "-monitor", "none", "-no-reboot",
+            "-serial", f"file:{serial_log}",
+            "-drive", f"file={self.disk},format=raw,if=virtio,cache=writeback",
+        ]  # fmt: skip
+        if self.firmware == "uefi":
+            variables = self.folder / "OVMF_VARS.fd"
+            if not variables.exists():
+                shutil.copyfile(OVMF_VARS, variables)
+            argv += [
+                "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                "-drive", f"if=pflash,format=raw,unit=1,file={variables}",
+            ]  # fmt: skip
+        return argv
+
+    def boot_until(self, marker: str, serial_log: Path, seconds: float) -> str:
+        """Boot, wait for *marker* on the serial console, stop QEMU; the cleaned log."""
+        serial_log.unlink(missing_ok=True)
+        with running(self.argv(serial_log), serial_log) as process:
+            return wait_for(process, serial_log, marker, seconds)

@@ -30,7 +30,7 @@ from kubernetes import client as k8s  # noqa: E402
 from kubernetes import config, watch  # noqa: E402
 
 from integration.agent.kubehelpers import block_device, install_crds, wait_until  # noqa: E402
-from stook_agent.blockdevice import REASON  # noqa: E402
+from stook_agent.blockdevice import NOT_FOUND as REASON  # noqa: E402
 from stook_agent.resources import BLOCK_DEVICE, NODE_LABEL  # noqa: E402
 from stook_agent.runtime.client import ResourceClient  # noqa: E402
 from support.apiserver import free_port, running_cluster  # noqa: E402

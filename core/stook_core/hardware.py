@@ -40,6 +40,9 @@ class Partition(Frozen):
     fs_label: str | None = None
     fstype: str | None = None
     fs_uuid: str | None = None
+    part_uuid: str | None = Field(None, description="GPT partition UUID (PARTUUID)")
+    mountpoints: list[str] = Field(default_factory=list, description="as this process sees them")
+    holders: list[str] = Field(default_factory=list, description="dm/md devices built on it")
 
 
 class Disk(Frozen):
@@ -58,7 +61,43 @@ class Disk(Frozen):
     read_only: bool = False
     fstype: str | None = Field(None, description="a filesystem on the whole disk")
     fs_label: str | None = None
+    fs_uuid: str | None = None
     partitions: list[Partition] = Field(default_factory=list)
+    bus_path: str | None = Field(None, description="udev ID_PATH, else the sysfs device path")
+    pt_type: str | None = Field(None, description="partition table type: gpt, dos")
+    pt_uuid: str | None = Field(None, description="partition table UUID")
+    backing_file: str | None = Field(None, description="a loop device's backing file")
+    dm_uuid: str | None = Field(None, description="device-mapper UUID (mpath-... for multipath)")
+    slaves: list[str] = Field(default_factory=list, description="devices a dm/md device is on")
+    holders: list[str] = Field(default_factory=list, description="dm/md devices built on it")
+    mountpoints: list[str] = Field(default_factory=list, description="as this process sees them")
+
+    @property
+    def kind(self) -> str:
+        """``multipath``, ``dm``, ``loop``, ``ram``, ... or ``disk`` (a plain disk)."""
+        if self.name.startswith("dm-"):
+            return "multipath" if (self.dm_uuid or "").startswith("mpath-") else "dm"
+        match = re.match(r"^(loop|ram|zram|fd|sr|md|nbd)\d", self.name)
+        return match.group(1) if match else "disk"
+
+    @property
+    def holds_data(self) -> list[str]:
+        """What on the disk looks like data: a filesystem, a partition table, partitions."""
+        found = [f"a {self.fstype} filesystem"] if self.fstype else []
+        if self.pt_type:
+            found.append(f"a {self.pt_type} partition table")
+        found += [f"partition {p.path} ({p.fstype or 'no filesystem'})" for p in self.partitions]
+        return found
+
+    @property
+    def in_use(self) -> list[str]:
+        """Why the disk is busy: mount points and holders of it or its partitions."""
+        reasons = [f"mounted at {m}" for m in self.mountpoints]
+        reasons += [f"held by {h}" for h in self.holders]
+        for part in self.partitions:
+            reasons += [f"{part.path} mounted at {m}" for m in part.mountpoints]
+            reasons += [f"{part.path} held by {h}" for h in part.holders]
+        return reasons
 
     @property
     def has_stook_install(self) -> bool:
@@ -196,7 +235,25 @@ def _bus(name: str, sys: Path, udev: dict[str, str]) -> str | None:
     return None
 
 
-def _partition(sys: Path, number: int) -> Partition:
+def read_mounts(mountinfo: Path = Path("/proc/self/mountinfo")) -> dict[str, list[str]]:
+    """Mount points by device number ("8:16"), from mountinfo (octal escapes decoded)."""
+    found: dict[str, list[str]] = {}
+    with contextlib.suppress(OSError):
+        for line in mountinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            fields = line.split()
+            if len(fields) > 4:
+                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+                found.setdefault(fields[2], []).append(point)
+    return found
+
+
+def _names(folder: Path) -> list[str]:
+    with contextlib.suppress(OSError):
+        return sorted(p.name for p in folder.iterdir())
+    return []
+
+
+def _partition(sys: Path, number: int, mounts: dict[str, list[str]] | None = None) -> Partition:
     path = f"/dev/{sys.name}"
     udev = _udev_properties(sys.name)
     probed = udev if "ID_PART_ENTRY_NUMBER" in udev else _blkid(path)
@@ -209,23 +266,40 @@ def _partition(sys: Path, number: int) -> Partition:
         fs_label=probed.get("ID_FS_LABEL") or probed.get("LABEL"),
         fstype=probed.get("ID_FS_TYPE") or probed.get("TYPE"),
         fs_uuid=probed.get("ID_FS_UUID") or probed.get("UUID"),
+        part_uuid=probed.get("ID_PART_ENTRY_UUID") or probed.get("PART_ENTRY_UUID"),
+        mountpoints=(mounts or {}).get(_read(sys / "dev") or "", []),
+        holders=_names(sys / "holders"),
     )
 
 
-def probe_disk(name: str) -> Disk:
-    """One block device by kernel name (``sda``, ``loop3``), from sysfs, udev and blkid."""
+def _bus_path(sys: Path, udev: dict[str, str]) -> str | None:
+    if udev.get("ID_PATH"):
+        return udev["ID_PATH"]
+    device = sys / "device"
+    if not device.exists():
+        return None
+    real = os.path.realpath(device)
+    return real.removeprefix("/sys/devices/") or None
+
+
+def probe_disk(name: str, mounts: dict[str, list[str]] | None = None) -> Disk:
+    """One block device by kernel name (``sda``, ``loop3``), from sysfs, udev and blkid.
+    *mounts* (from ``read_mounts``) fills in mount points; read afresh when not given."""
     sys = SYS_BLOCK / name
     if not sys.exists():
         raise FileNotFoundError(f"no block device {name} in {SYS_BLOCK}")
+    mounts = read_mounts() if mounts is None else mounts
     udev = _udev_properties(name)
     device = sys / "device"
     partitions = []
     for child in sorted(sys.iterdir()):
         number = _read(child / "partition")
         if number is not None:
-            partitions.append(_partition(child, int(number)))
+            partitions.append(_partition(child, int(number), mounts))
     partitions.sort(key=lambda p: p.number)
-    whole = {} if partitions else _blkid(f"/dev/{name}")
+    whole = _blkid(f"/dev/{name}")
+    if partitions:  # the whole-disk probe then describes the partition table only
+        whole = {k: v for k, v in whole.items() if k.startswith("PT")}
     wwn = udev.get("ID_WWN") or _read(device / "wwid") or _read(sys / "wwid")
     return Disk(
         name=name,
@@ -243,12 +317,31 @@ def probe_disk(name: str) -> Disk:
         read_only=_read(sys / "ro") == "1",
         fstype=whole.get("TYPE"),
         fs_label=whole.get("LABEL"),
+        fs_uuid=whole.get("UUID"),
         partitions=partitions,
+        bus_path=_bus_path(sys, udev),
+        pt_type=udev.get("ID_PART_TABLE_TYPE") or whole.get("PTTYPE"),
+        pt_uuid=udev.get("ID_PART_TABLE_UUID") or whole.get("PTUUID"),
+        backing_file=_read(sys / "loop" / "backing_file"),
+        dm_uuid=_read(sys / "dm" / "uuid"),
+        slaves=_names(sys / "slaves"),
+        holders=_names(sys / "holders"),
+        mountpoints=mounts.get(_read(sys / "dev") or "", []),
     )
 
 
 def _is_disk(sys: Path) -> bool:
     return not (sys / "partition").exists() and int(_read(sys / "size") or 0) > 0
+
+
+def block_names() -> list[str]:
+    """Kernel names of every whole block device with a size (partitions left out)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for sys in sorted(SYS_BLOCK.iterdir()):
+            if _is_disk(sys):
+                found.append(sys.name)
+    return found
 
 
 def probe_disks(names: Iterable[str] | None = None) -> list[Disk]:

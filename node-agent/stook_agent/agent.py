@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from kubernetes import client as k8s
 
 from stook_agent import __version__
-from stook_agent.blockdevice import BlockDeviceAcknowledger
+from stook_agent.blockdevice import BlockDeviceReconciler, DiskDiscovery, Provisioner
+from stook_agent.disks.filters import DEFAULT_EXCLUDE, DiskFilter
+from stook_agent.disks.inventory import Inventory
+from stook_agent.disks.longhorn import NAMESPACE, LonghornNode, LonghornProvisioner
+from stook_agent.disks.mounts import MountPlan
+from stook_agent.disks.passthrough import PassthroughProvisioner
+from stook_agent.disks.scanner import Scanner
+from stook_agent.disks.triggers import RescanTrigger, ScanLoop, UdevTrigger
 from stook_agent.nodestatus import NodeStatusReconciler
 from stook_agent.resources import BLOCK_DEVICE, NODE_STATUS, node_selector
 from stook_agent.runtime.client import ResourceClient
@@ -23,6 +31,18 @@ COMPONENT = "stook-agent"
 
 
 @dataclass(frozen=True)
+class DiskSettings:
+    host_root: Path = Path("/")  # the host's root as the agent sees it (/host in the pod)
+    disks_dir: str = "/var/lib/stook/disks"  # on the host
+    exclude: str = DEFAULT_EXCLUDE  # kernel names never treated as disks
+    allow: str | None = None  # only kernel names / loop backing files matching this
+    rescan_period: float = 60.0
+    poll: float = 5.0  # re-check of Longhorn eviction and PV claims
+    longhorn_namespace: str = NAMESPACE
+    udev: bool = True  # False: no udev monitor (rescans on SIGHUP / trigger / period only)
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     node: str
     metrics_host: str = "0.0.0.0"
@@ -31,6 +51,7 @@ class AgentSettings:
     heartbeat: float = 30.0
     workers: int = 2
     drain_timeout: float = 20.0
+    disks: DiskSettings = field(default_factory=DiskSettings)
 
 
 class Agent:
@@ -42,19 +63,42 @@ class Agent:
         selector = node_selector(settings.node)
         block_devices = ResourceClient(api, BLOCK_DEVICE)
         node_status = ResourceClient(api, NODE_STATUS)
-        self.controllers = [
-            Controller(
-                "blockdevice",
-                block_devices,
-                BlockDeviceAcknowledger(block_devices),
-                self.metrics,
-                recorder,
-                ControllerOptions(
-                    label_selector=selector,
-                    workers=settings.workers,
-                    resync_period=settings.resync_period,
-                ),
+        disks = settings.disks
+        self.inventory = Inventory()
+        provisioners: dict[str, Provisioner] = {
+            "longhorn": LonghornProvisioner(
+                LonghornNode(api, settings.node, disks.longhorn_namespace),
+                MountPlan(disks.host_root, disks.disks_dir),
+                disks.poll,
             ),
+            "passthrough": PassthroughProvisioner(api, settings.node, disks.poll),
+        }
+        block_controller = Controller(
+            "blockdevice",
+            block_devices,
+            BlockDeviceReconciler(block_devices, self.inventory, provisioners, recorder),
+            self.metrics,
+            recorder,
+            ControllerOptions(
+                label_selector=selector,
+                workers=settings.workers,
+                resync_period=settings.resync_period,
+            ),
+        )
+        self.discovery = DiskDiscovery(
+            block_devices,
+            Scanner(settings.node, DiskFilter(disks.exclude, disks.allow)),
+            self.inventory,
+            block_controller.informer.keys,
+            block_controller.queue.add,
+        )
+        self.scan_loop = ScanLoop(self.discovery.scan, disks.rescan_period)
+        self.rescan = RescanTrigger()
+        self.triggers: list[RescanTrigger | UdevTrigger] = [self.rescan]
+        if disks.udev:
+            self.triggers.append(UdevTrigger())
+        self.controllers = [
+            block_controller,
             Controller(
                 "nodestatus",
                 node_status,
@@ -71,7 +115,7 @@ class Agent:
         ]
         self.health = HealthServer(
             self.metrics.registry,
-            healthy=lambda: all(c.healthy() for c in self.controllers),
+            healthy=lambda: self.scan_loop.alive() and all(c.healthy() for c in self.controllers),
             ready=lambda: all(c.ready() for c in self.controllers),
             host=settings.metrics_host,
             port=settings.metrics_port,
@@ -82,6 +126,9 @@ class Agent:
         self.health.start()
         for controller in self.controllers:
             controller.start()
+        for trigger in self.triggers:
+            trigger.start(self.scan_loop.wake)
+        self.scan_loop.start()
         log.info(
             "stook-agent %s running for node %s (metrics on :%d)",
             __version__, self.settings.node, self.health.port,
@@ -90,6 +137,9 @@ class Agent:
         log.info(
             "stopping: finishing reconciles in flight (up to %.0f s)", self.settings.drain_timeout
         )
+        for trigger in self.triggers:
+            trigger.stop()
+        self.scan_loop.stop()
         for controller in self.controllers:
             controller.stop(self.settings.drain_timeout)
         self.health.stop()

@@ -8,12 +8,14 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from kubernetes.config import ConfigException
 
 from stook_agent import __version__
-from stook_agent.agent import Agent, AgentSettings
+from stook_agent.agent import Agent, AgentSettings, DiskSettings
+from stook_agent.disks.filters import DEFAULT_EXCLUDE
 from stook_agent.kube import api_client
 
 
@@ -31,6 +33,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--resync-period", type=float, default=300.0, help="seconds")
     parser.add_argument("--heartbeat", type=float, default=30.0, help="seconds")
     parser.add_argument("--workers", type=int, default=2)
+    disks = parser.add_argument_group("disks")
+    disks.add_argument(
+        "--host-root",
+        default=os.environ.get("STOOK_HOST_ROOT", "/"),
+        help="the host's root filesystem as the agent sees it (the chart mounts it at /host)",
+    )
+    disks.add_argument("--disks-dir", default="/var/lib/stook/disks", help="on the host")
+    disks.add_argument(
+        "--disk-exclude",
+        default=DEFAULT_EXCLUDE,
+        help=f"regex of kernel names never treated as disks (default {DEFAULT_EXCLUDE!r})",
+    )
+    disks.add_argument(
+        "--disk-allow",
+        help="regex: consider only disks whose kernel name or loop backing file matches",
+    )
+    disks.add_argument("--rescan-period", type=float, default=60.0, help="seconds")
+    disks.add_argument(
+        "--no-udev",
+        action="store_true",
+        help="no udev monitor: rescan on SIGHUP and every --rescan-period only",
+    )
     parser.add_argument("--log-level", default=os.environ.get("STOOK_LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
 
@@ -55,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         resync_period=args.resync_period,
         heartbeat=args.heartbeat,
         workers=args.workers,
+        disks=DiskSettings(
+            host_root=Path(args.host_root),
+            disks_dir=args.disks_dir,
+            exclude=args.disk_exclude,
+            allow=args.disk_allow,
+            rescan_period=args.rescan_period,
+            udev=not args.no_udev,
+        ),
     )
     stop = threading.Event()
 
@@ -69,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"stook-agent: cannot listen on port {args.metrics_port}: {error}", file=sys.stderr)
         return 1
+    signal.signal(signal.SIGHUP, lambda _s, _f: agent.rescan.rescan("SIGHUP"))
     agent.run(stop)
     return 0
 

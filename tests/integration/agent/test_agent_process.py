@@ -18,7 +18,7 @@ from integration.agent.kubehelpers import (
     wait_until,
 )
 from stook_agent import __version__
-from stook_agent.blockdevice import REASON
+from stook_agent.blockdevice import NOT_FOUND as REASON
 from stook_agent.resources import NODE_LABEL, NODE_STATUS
 from stook_agent.runtime.client import Object, ResourceClient
 from stook_agent.runtime.conditions import find_condition

@@ -21,7 +21,7 @@ from integration.agent.kubehelpers import (
     get_or_none,
     wait_until,
 )
-from stook_agent.blockdevice import REASON
+from stook_agent.blockdevice import NOT_FOUND as REASON
 from stook_agent.resources import BLOCK_DEVICE, NODE_STATUS
 from stook_agent.runtime.client import ResourceClient
 from stook_agent.runtime.conditions import find_condition

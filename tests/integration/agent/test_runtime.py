@@ -14,7 +14,8 @@ from integration.agent.kubehelpers import (
     ready_generation,
     wait_until,
 )
-from stook_agent.blockdevice import REASON, BlockDeviceAcknowledger
+from stook_agent.blockdevice import NOT_FOUND, BlockDeviceReconciler
+from stook_agent.disks.inventory import Inventory
 from stook_agent.resources import NODE_LABEL
 from stook_agent.runtime.client import ResourceClient
 from stook_agent.runtime.conditions import find_condition
@@ -44,10 +45,12 @@ def test_a_created_object_is_reconciled_and_its_status_written(
 def test_status_conditions_carry_observed_generation(
     api: k8s.ApiClient, devices: ResourceClient, node: str
 ) -> None:
+    inventory = Inventory()
+    inventory.replace({})  # a scan that found no disks: hand-made objects are Inactive
     controller = Controller(
         "blockdevice",
         devices,
-        BlockDeviceAcknowledger(devices),
+        BlockDeviceReconciler(devices, inventory, {}),
         Metrics(),
         options=ControllerOptions(label_selector=f"{NODE_LABEL}={node}"),
     )
@@ -62,7 +65,7 @@ def test_status_conditions_carry_observed_generation(
             return condition if ok else None
 
         first = wait_until(lambda: ready(1), "Ready with observedGeneration 1")
-        assert first["reason"] == REASON and first["status"] == "Unknown"
+        assert first["reason"] == NOT_FOUND and first["status"] == "False"
 
         devices.patch(key, {"spec": {"tags": ["fast"]}})  # a spec change: generation 2
         second = wait_until(lambda: ready(2), "Ready with observedGeneration 2")

@@ -80,10 +80,10 @@ else
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --include="$include" \
-    "$SUITE" "$base.partial" \
+    "$SUITE" "$base.partial.$$" \
     "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" \
     "deb $SECURITY_MIRROR $SUITE-security main"
-  mv "$base.partial" "$base"
+  mv "$base.partial.$$" "$base"
 fi
 t_base="$(elapsed "$t0")"
 
@@ -100,7 +100,8 @@ if [[ ! -f $wheels/.complete ]]; then
   rm -f "$wheels"/stook-*.whl
   touch "$wheels/.complete"
 fi
-work="$CACHE/work"
+work="$CACHE/work.$$"  # per run: two builds at once must not share a tree
+trap 'rm -rf "$work"' EXIT
 rm -rf "$work"; mkdir -p "$work/wheel"
 "$PY" -m pip wheel -q --no-deps --wheel-dir "$work/wheel" "$ROOT"
 t_wheels="$(elapsed "$t0")"
@@ -169,9 +170,13 @@ cp "$tree/boot/initrd.img-$kver" "$tree/boot/initrd.img"
 : >"$tree/etc/machine-id"
 rm -f "$tree/var/lib/dbus/machine-id" "$tree"/etc/ssh/ssh_host_*
 mkdir -p "$tree/etc/systemd/system/ssh.service.d"
+# Debian's unit checks the config (sshd -t) before anything a drop-in appends, and that check
+# fails without host keys: reset the list so the keys are made first.
 cat >"$tree/etc/systemd/system/ssh.service.d/stook-host-keys.conf" <<'UNIT'
 [Service]
+ExecStartPre=
 ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
 UNIT
 chroot "$tree" systemctl enable systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
 rm -rf "$tree"/var/cache/apt/*.bin "$tree"/var/lib/apt/lists/* "$tree"/var/log/*.log

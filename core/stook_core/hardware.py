@@ -307,7 +307,9 @@ def probe_disk(name: str, mounts: dict[str, list[str]] | None = None) -> Disk:
         size=int(_read(sys / "size") or 0) * SECTOR,
         model=udev.get("ID_MODEL") or _read(device / "model"),
         vendor=udev.get("ID_VENDOR") or _read(device / "vendor"),
-        serial=udev.get("ID_SERIAL_SHORT") or _read(device / "serial"),
+        # virtio-blk has its serial on the block device, not its parent (and udev gives it
+        # only as ID_SERIAL there)
+        serial=udev.get("ID_SERIAL_SHORT") or _read(device / "serial") or _read(sys / "serial"),
         wwn=wwn,
         bus=_bus(name, sys, udev),
         by_id=_links("by-id", name),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,6 +30,11 @@ from stook_installer.engine.runner import InstallFailed, execute
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NO_CONSENT, EXIT_NO_TUI = 0, 1, 2, 3, 4
 PROC_CMDLINE = Path("/proc/cmdline")
+# --act-after-install: what install.after_install runs once an unattended install is done.
+AFTER_INSTALL_COMMANDS = {
+    "reboot": ["systemctl", "reboot"],
+    "poweroff": ["systemctl", "poweroff"],
+}
 CONSENT_HOWTO = (
     "An unattended install erases disks only with consent. To consent, add\n"
     "    confirm_erase: true\n"
@@ -51,6 +57,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--machine", type=Path, metavar="PROFILE", help="machine profile JSON")
     p.add_argument("--image", type=Path, default=DEFAULT_IMAGE, help="the OS image (squashfs)")
     p.add_argument("--events", type=Path, metavar="FILE", help="also write events as JSON lines")
+    p.add_argument(
+        "--act-after-install", action="store_true",
+        help="after an unattended install, reboot or power off as install.after_install says "
+        "(used by the live medium's units; without it the installer only prints it)",
+    )  # fmt: skip
     return p
 
 
@@ -128,8 +139,20 @@ def _execute(args: argparse.Namespace, plan: Plan) -> int:
             return EXIT_FAILED
     if not args.dry_run:
         then = plan.config.install.after_install
-        print(f"Install complete. Remove the install medium; then {then}.")
+        if args.act_after_install:
+            print(f"Install complete: {then} now.", flush=True)
+            after_install(then)
+        else:
+            print(f"Install complete. Remove the install medium; then {then}.")
     return EXIT_OK
+
+
+def after_install(then: str) -> None:
+    """Reboot or power off (install.after_install); only with --act-after-install."""
+    command = AFTER_INSTALL_COMMANDS[then]
+    result = subprocess.run(command, check=False)
+    if result.returncode != 0:
+        print(f"stook-installer: {' '.join(command)} failed ({result.returncode})", file=sys.stderr)
 
 
 def main(argv: Sequence[str]) -> int:

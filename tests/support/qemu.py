@@ -7,6 +7,9 @@
 - The serial console goes to a log file; ``BootTimeoutError`` carries its tail and path, and
   the file stays in the test's tmp dir.
 - Every run has a hard timeout and QEMU is always terminated (then killed) when the run ends.
+- ``Machine(ssh_port=N)`` adds a virtio NIC on QEMU's user network (its DHCP server hands out
+  10.0.2.15) with the guest's port 22 forwarded to 127.0.0.1:N; ``Ssh`` runs commands there
+  with the OpenSSH client and a key (``wait_for_ssh`` until it answers).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import functools
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +31,7 @@ from typing import Literal
 QEMU = "qemu-system-x86_64"
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS.fd")
+QEMU_MAC = "52:54:00:12:34:56"  # QEMU's default, set explicitly so configs can match it
 Firmware = Literal["bios", "uefi"]
 PROBE_SECONDS = 10.0
 POLL_SECONDS = 0.2
@@ -117,6 +122,8 @@ class Machine:
     folder: Path
     firmware: Firmware = "bios"
     memory_mib: int = 256
+    ssh_port: int | None = None
+    mac: str = QEMU_MAC
 
     def argv(self, serial_log: Path) -> list[str]:
         argv = [
@@ -125,6 +132,12 @@ class Machine:
             "-serial", f"file:{serial_log}",
             "-drive", f"file={self.disk},format=raw,if=virtio,cache=writeback",
         ]  # fmt: skip
+        if self.ssh_port is not None:
+            argv += [
+                "-smp", "2",
+                "-nic", f"user,model=virtio-net-pci,mac={self.mac},"
+                f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22",
+            ]  # fmt: skip
         if self.firmware == "uefi":
             variables = self.folder / "OVMF_VARS.fd"
             if not variables.exists():
@@ -135,8 +148,81 @@ class Machine:
             ]  # fmt: skip
         return argv
 
+    @contextmanager
+    def booted(self, serial_log: Path) -> Iterator[subprocess.Popen[bytes]]:
+        """QEMU running (serial console in *serial_log*); stopped when the block ends."""
+        serial_log.unlink(missing_ok=True)
+        with running(self.argv(serial_log), serial_log) as process:
+            yield process
+
     def boot_until(self, marker: str, serial_log: Path, seconds: float) -> str:
         """Boot, wait for *marker* on the serial console, stop QEMU; the cleaned log."""
         serial_log.unlink(missing_ok=True)
         with running(self.argv(serial_log), serial_log) as process:
             return wait_for(process, serial_log, marker, seconds)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def serial_tail(log: Path, chars: int = 4000) -> str:
+    text = clean(log.read_bytes()) if log.exists() else "(no serial output)"
+    return f"Serial log {log} ends with:\n{text[-chars:]}"
+
+
+@dataclass(frozen=True)
+class Ssh:
+    """The OpenSSH client against a guest's forwarded port, as *user* with *key*."""
+
+    port: int
+    key: Path
+    user: str = "stook"
+
+    def argv(self, command: str) -> list[str]:
+        return [
+            "ssh", "-i", str(self.key), "-p", str(self.port),
+            "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", f"{self.user}@127.0.0.1", command,
+        ]  # fmt: skip
+
+    def run(self, command: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(command), capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def check(self, command: str, timeout: float = 60.0) -> str:
+        """stdout of *command*; AssertionError with its output when it fails."""
+        result = self.run(command, timeout)
+        assert result.returncode == 0, (
+            f"ssh {command!r} exited {result.returncode}:\n{result.stdout}{result.stderr}"
+        )
+        return result.stdout
+
+    def wait(self, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
+        """Until a command runs over SSH; BootTimeoutError (with the serial log) otherwise."""
+        deadline = time.monotonic() + seconds
+        last = ""
+        while True:
+            if process.poll() is not None:
+                raise BootTimeoutError(
+                    f"QEMU exited ({process.returncode}) before SSH answered. {serial_tail(log)}"
+                )
+            try:
+                result = self.run("true", timeout=30)
+                if result.returncode == 0:
+                    return
+                last = result.stderr.strip()
+            except subprocess.TimeoutExpired:
+                last = "ssh timed out"
+            if time.monotonic() > deadline:
+                raise BootTimeoutError(
+                    f"no SSH on 127.0.0.1:{self.port} within {seconds:.0f} s (last: {last}). "
+                    f"{serial_tail(log)}"
+                )
+            time.sleep(2)

@@ -29,9 +29,12 @@ MODULES = tuple(
 TARGET_MODULES = {"i386-pc": ("biosdisk",), "x86_64-efi": ()}
 PANIC_SECONDS = 5
 MENU_SECONDS = 3
-# Appended to the kernel command line after what the slot choice puts there.
+# Appended to the kernel command line after what the slot choice puts there. boot=stook selects
+# the image's initramfs-tools script (iso-build/overlay/usr/share/initramfs-tools/scripts/stook):
+# slot read-only as /, /etc overlay and binds from the state partition.
 KERNEL_ARGS = (
-    "console=tty0 console=ttyS0,115200 rd.shell=0 rd.emergency=reboot systemd.crash_reboot"
+    "boot=stook console=tty0 console=ttyS0,115200 rd.shell=0 rd.emergency=reboot "
+    "systemd.crash_reboot"
 )
 
 

@@ -8,7 +8,11 @@ from pathlib import Path
 from stook_core.boot.booted import os_release_version, parse_os_release
 from stook_installer.engine.files.users import Accounts
 
-DEFAULT_IMAGE = Path("/run/live/medium/stook/os.squashfs")
+# Where live-boot exposes the OS image the live system runs from: the ISO carries it as
+# /live/filesystem.squashfs (mounted at /run/live/medium), and a PXE boot with
+# fetch=http://.../filesystem.squashfs downloads it to the same path. The installer writes that
+# very file into slot A: one copy of the image on the medium.
+DEFAULT_IMAGE = Path("/run/live/medium/live/filesystem.squashfs")
 
 
 def image_size(image: Path) -> int | None:

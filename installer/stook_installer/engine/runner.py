@@ -8,13 +8,15 @@ events without running anything.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shlex
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from stook_installer.engine import biosboot
@@ -33,6 +35,9 @@ from stook_installer.engine.events import Event, EventSink
 from stook_installer.engine.nodefile import NodeFile
 from stook_installer.engine.plan import Plan, Step
 
+# Set by the live medium's installer units: the installers on tty1 and ttyS0 share one machine,
+# and only the first to start an install may write the disks.
+LOCK_ENV = "STOOK_INSTALL_LOCK"
 BLOCK = 4 << 20
 DEVICE_WAIT_SECONDS = 30.0
 Progress = Callable[[float, str], None]
@@ -212,12 +217,52 @@ def execute(plan: Plan, sink: EventSink, *, dry_run: bool) -> None:
     for step in plan.steps:  # refuse before touching anything
         for action in step.actions():
             check_devices(plan, step, action)
-    run = _Execution(plan, sink)
-    try:
-        for step in plan.steps:
-            _execute_step(run, step, sink, dry_run=dry_run)
-    finally:
-        run.unmount_all()
+    with contextlib.ExitStack() as stack:
+        if not dry_run:
+            stack.enter_context(install_lock(os.environ.get(LOCK_ENV)))
+        run = _Execution(plan, sink)
+        try:
+            for step in plan.steps:
+                _execute_step(run, step, sink, dry_run=dry_run)
+        finally:
+            run.unmount_all()
+
+
+@contextlib.contextmanager
+def install_lock(path: str | None) -> Iterator[None]:
+    """Hold an exclusive lock on *path* (nothing when None) for the install; InstallFailed at
+    once when another installer holds it. The lock file names the holder's tty and pid."""
+    if not path:
+        yield
+        return
+    with Path(path).open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise InstallFailed(
+                "lock",
+                f"flock {path}",
+                f"another installer is already installing this machine ({holder})",
+                "Nothing was touched. Follow the install on the other console, or wait for it "
+                "to end before starting again.",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {_tty_name()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _tty_name() -> str:
+    for stream in (0, 1, 2):
+        with contextlib.suppress(OSError):
+            return os.ttyname(stream)
+    return "no terminal"
 
 
 def _execute_step(run: _Execution, step: Step, sink: EventSink, *, dry_run: bool) -> None:

@@ -27,6 +27,15 @@ def test_grub_cfg_uses_the_shared_slot_choice() -> None:
     assert cfg.index("terminal_output console serial") < cfg.index("load_env")
 
 
+def test_kernel_args_select_the_stook_initramfs_script_and_name_the_state() -> None:
+    cfg = grub.grub_cfg("0b9f2a52-6f3a-4e0e-9c1c-1d2e3f405060")
+    tokens = cfg.replace('"', " ").split()
+    assert "boot=stook" in tokens  # iso-build/overlay/usr/share/initramfs-tools/scripts/stook
+    assert "stook.state=UUID=0b9f2a52-6f3a-4e0e-9c1c-1d2e3f405060" in tokens
+    root = Path(__file__).resolve().parents[3]
+    assert (root / "iso-build/overlay/usr/share/initramfs-tools/scripts/stook").is_file()
+
+
 def test_env_files_are_the_shared_initial_state_in_both_copies() -> None:
     env = slots.initial_state("2026.1.0").to_grubenv()
     assert {path: data.encode("ascii") for path, data in grub.env_files("2026.1.0").items()} == (

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from stook_core import hardware
 from stook_core.hardware import Disk, Machine, human_size, load_profile, probe
 from support.install_engine import PROFILES, profile
 
@@ -53,3 +56,16 @@ def test_probe_reads_this_machine_without_root() -> None:
     assert isinstance(machine, Machine)
     assert machine.firmware in ("uefi", "bios")
     assert all(nic.name != "lo" for nic in machine.nics)
+
+
+def test_virtio_serial_is_read_from_the_block_device(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # virtio-blk (QEMU `-device virtio-blk-pci,serial=...`): /sys/block/vdX/serial, no
+    # device/serial and no ID_SERIAL_SHORT; a match spec {serial: ...} must still find it.
+    sys = tmp_path / "vdz"
+    (sys / "device").mkdir(parents=True)
+    (sys / "size").write_text("2048\n")
+    (sys / "serial").write_text("STOOK-OS\n")
+    monkeypatch.setattr(hardware, "SYS_BLOCK", tmp_path)
+    assert hardware.probe_disk("vdz", mounts={}).serial == "STOOK-OS"

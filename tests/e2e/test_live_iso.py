@@ -8,7 +8,6 @@ minutes) and cached under ~/.cache/stook/e2e/<hash of the sources that go into i
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -16,27 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from support.os_image import VERSION, os_image
+from support.os_image import VERSION, os_image, source_hash
 from support.qemu import QEMU, Firmware, Machine, running, wait_for
 from support.tiers import require_commands, require_root, require_tier
 
 ROOT = Path(__file__).resolve().parents[2]
 # GRUB's menu waits 5 s; the kernel, live-boot and systemd take about a minute under TCG.
 BOOT_SECONDS = 300.0
-SOURCES = ("pyproject.toml", "core", "installer", "node-agent", "iso-build")
 BUILD_TOOLS = ("mmdebstrap", "mksquashfs", "xorriso", "grub-mkrescue", "mformat")
-
-
-def sources_key() -> str:
-    digest = hashlib.sha256()
-    for top in SOURCES:
-        path = ROOT / top
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-        for file in files:
-            if "__pycache__" in file.parts or file.suffix == ".pyc" or ".egg-info" in str(file):
-                continue
-            digest.update(str(file.relative_to(ROOT)).encode() + b"\0" + file.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +34,7 @@ def iso() -> Path:
                      "iso-build/build-iso.sh, or unset STOOK_ISO to build it here")  # fmt: skip
         return path
     cache = Path(os.environ.get("STOOK_CACHE", Path.home() / ".cache/stook"))
-    folder = cache / "e2e" / f"live-iso-{sources_key()}"
+    folder = cache / "e2e" / f"live-iso-{source_hash()}"
     path = folder / f"stook-{VERSION}.iso"
     if path.is_file():
         return path

@@ -47,6 +47,17 @@ def _relists(controller: Controller, reason: str) -> float:
     return value
 
 
+def _two_devices_reconciled(
+    run_controller: Start, api: k8s.ApiClient, devices: ResourceClient, node: str
+) -> tuple[Controller, StateMirror]:
+    """A controller reaching the API server through the proxy, with two devices reconciled once."""
+    controller, mirror = run_controller(node, via=api, finalizer=FINALIZER, watch_max_backoff=1.0)
+    for name in ("a", "b"):
+        devices.create(block_device(f"{node}-{name}", node))
+    wait_until(lambda: _settled(devices, {f"{node}-a": 1, f"{node}-b": 1}), "first reconciles")
+    return controller, mirror
+
+
 def test_killing_and_restarting_kube_apiserver_loses_no_update(
     cluster: KubeCluster,
     proxy: TcpProxy,
@@ -55,12 +66,7 @@ def test_killing_and_restarting_kube_apiserver_loses_no_update(
     devices: ResourceClient,
     node: str,
 ) -> None:
-    controller, mirror = run_controller(
-        node, via=api_via_proxy, finalizer=FINALIZER, watch_max_backoff=1.0
-    )
-    for name in ("a", "b"):
-        devices.create(block_device(f"{node}-{name}", node))
-    wait_until(lambda: _settled(devices, {f"{node}-a": 1, f"{node}-b": 1}), "first reconciles")
+    controller, mirror = _two_devices_reconciled(run_controller, api_via_proxy, devices, node)
 
     cluster.restart_apiserver()  # SIGKILL, then start again on the same etcd
     wanted = _changes_while_away(devices, node)
@@ -78,12 +84,7 @@ def test_a_410_after_compaction_relists_and_loses_no_update(
     devices: ResourceClient,
     node: str,
 ) -> None:
-    controller, mirror = run_controller(
-        node, via=api_via_proxy, finalizer=FINALIZER, watch_max_backoff=1.0
-    )
-    for name in ("a", "b"):
-        devices.create(block_device(f"{node}-{name}", node))
-    wait_until(lambda: _settled(devices, {f"{node}-a": 1, f"{node}-b": 1}), "first reconciles")
+    controller, mirror = _two_devices_reconciled(run_controller, api_via_proxy, devices, node)
     assert _relists(controller, "expired") == 0
 
     proxy.cut()  # the agent is disconnected; the API server keeps running

@@ -153,6 +153,10 @@ class Informer:
                 if self._stop.is_set():
                     return
                 self._apply(event)
+        except Exception:
+            if self._stop.is_set():
+                return  # stop() closed the connection under this read (urllib3 then fails oddly)
+            raise
         finally:
             self._response = None
             response.release_conn()

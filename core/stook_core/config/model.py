@@ -309,6 +309,13 @@ class ManagementInterface(Strict):
     ] = 0
 
 
+def expand_vip(value: Any) -> Any:
+    """The VIP shorthand: ``dhcp`` or an address; anything else is returned as it is."""
+    if isinstance(value, str):
+        return {"mode": "dhcp"} if value == "dhcp" else {"mode": "static", "address": value}
+    return value
+
+
 class Vip(Strict):
     """The cluster's virtual IP (create mode), served by kube-vip. Shorthand: an IP or ``dhcp``."""
 
@@ -321,9 +328,7 @@ class Vip(Strict):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return {"mode": "dhcp"} if value == "dhcp" else {"mode": "static", "address": value}
-        return value
+        return expand_vip(value)
 
 
 class ClusterNetwork(Strict):

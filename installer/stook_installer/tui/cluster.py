@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 from textual.app import ComposeResult
 from textual.widgets import Input, Label, RadioSet
 
-from stook_core.config.model import ServerUrl
+from stook_core.config.model import ServerUrl, expand_vip
 from stook_installer.remote import RemoteError
 from stook_installer.tui.fields import row
 from stook_installer.tui.page import Page
@@ -33,9 +33,7 @@ class VipPage(Page):
         return wizard.mode == "create"
 
     def form(self) -> ComposeResult:
-        vip: Any = self.wizard.get("install.vip")
-        if isinstance(vip, str):  # the shorthand a seed may use
-            vip = {"mode": "dhcp"} if vip == "dhcp" else {"address": vip}
+        vip: Any = expand_vip(self.wizard.get("install.vip"))  # a seed may use the shorthand
         vip = vip if isinstance(vip, dict) else {}
         yield radio_set(VIP_MODES, str(vip.get("mode", "static")), "vip-mode")
         yield row(

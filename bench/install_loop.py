@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from stook_core.config.validate import load_document
+from stook_core.osimage import copy_image
 from stook_installer.engine import install
 from stook_installer.engine.events import Event
-from stook_installer.engine.runner import copy_image
 from support.install_engine import document, loop_disks, loop_machine
 
 GiB = 1 << 30

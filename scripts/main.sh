@@ -113,9 +113,12 @@ qemu_base=(
   -device virtio-blk-pci,drive=os,serial=STOOK-OS
   -drive "file=$RUN/data.qcow2,format=qcow2,if=none,id=data,cache=unsafe"
   -device virtio-blk-pci,drive=data,serial=STOOK-DATA
-  -netdev "user,id=n1,hostfwd=tcp:127.0.0.1:$SSH_PORT-:22"
-  -device "virtio-net-pci,netdev=n1,mac=$MAC1"
-  -netdev user,id=n2 -device "virtio-net-pci,netdev=n2,mac=$MAC2"
+  # Both NICs on one switch (a QEMU hub with the user-mode network as uplink), as in a rack:
+  # with a separate user network per NIC, the bond's backup port would get the SSH forward.
+  -netdev "user,id=uplink,hostfwd=tcp:127.0.0.1:$SSH_PORT-:22"
+  -netdev hubport,id=hub-uplink,hubid=0,netdev=uplink
+  -netdev hubport,id=n1,hubid=0 -device "virtio-net-pci,netdev=n1,mac=$MAC1"
+  -netdev hubport,id=n2,hubid=0 -device "virtio-net-pci,netdev=n2,mac=$MAC2"
 )
 # Stream the guest's serial console (without terminal escapes) while QEMU process $1 runs.
 stream() {
@@ -187,6 +190,7 @@ serial="$RUN/boot-serial.log"
 boot_timeout="${STOOK_MAIN_BOOT_TIMEOUT:-900}"
 log "booting the installed disk; waiting up to $boot_timeout s for SSH on 127.0.0.1:$SSH_PORT"
 : >"$serial"
+t0=$(now)
 "${qemu_base[@]}" -serial "file:$serial" >"$serial.qemu" 2>&1 &
 qemu=$!
 pids+=("$qemu")
@@ -205,6 +209,7 @@ if ((!reached)); then
   log "(boot=stook initramfs, health checks) decides this; its console log: $serial"
   exit 1
 fi
+log "SSH answered $(($(now) - t0)) s after power-on"
 "${ssh_cmd[@]}" 'grep PRETTY_NAME /etc/os-release; hostname; ip -br addr' | sed 's/^/  ssh| /' || true
 # The node keeps running after this job: stop following its console, keep QEMU.
 pkill -P "$streamer" 2>/dev/null || true

@@ -69,20 +69,33 @@ def running(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
             _stop(process)
 
 
-def wait_for(process: subprocess.Popen[bytes], log: Path, marker: str, seconds: float) -> str:
-    """The cleaned serial log once it contains *marker*; BootTimeoutError otherwise."""
+def wait_for(
+    process: subprocess.Popen[bytes],
+    log: Path,
+    marker: str,
+    seconds: float,
+    *,
+    count: int = 1,
+    unless: tuple[str, ...] = (),
+) -> str:
+    """The cleaned serial log once it contains *marker* (*count* times); BootTimeoutError
+    otherwise, at once when one of the failure markers *unless* shows up."""
     deadline = time.monotonic() + seconds
     while True:
         text = clean(log.read_bytes()) if log.exists() else ""
-        if marker in text:
+        if text.count(marker) >= count:
             return text
+        failed = next((bad for bad in unless if bad in text), None)
         exited = process.poll() is not None
-        if exited or time.monotonic() > deadline:
+        if failed or exited or time.monotonic() > deadline:
             why = f"QEMU exited ({process.returncode})" if exited else f"not within {seconds:.0f} s"
+            if failed:
+                why = f"{failed!r} came first"
             qemu_out = log.with_suffix(".qemu")
             raise BootTimeoutError(
-                f"{marker!r} not on the serial console: {why}. Serial log {log} ends with:\n"
-                f"{text[-3000:]}\nQEMU output ({qemu_out}):\n{qemu_out.read_text()[-2000:]}"
+                f"{marker!r} (x{count}) not on the serial console: {why}. Serial log {log} "
+                f"ends with:\n{text[-3000:]}\nQEMU output ({qemu_out}):\n"
+                f"{qemu_out.read_text()[-2000:]}"
             )
         time.sleep(POLL_SECONDS)
 

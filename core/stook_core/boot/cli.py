@@ -3,6 +3,7 @@
     stook-os status [--json]    booted slot, OS version per slot, counters, fallback notice
     stook-os set-next SLOT      try SLOT on the next boot (resets all assessment state)
     stook-os mark-good          the booted slot passed its health check
+    stook-os write-slot IMAGE   write IMAGE into the passive slot, verify it, try it next boot
 
 Exit codes: 0 done; 1 the boot environment is missing or unreadable, or the request is invalid;
 2 usage; 3 refused: the booted system does not match the boot environment (status still
@@ -13,13 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from stook_core import osimage
 from stook_core.boot import booted as booted_mod
-from stook_core.boot import slots, store
+from stook_core.boot import slots, store, writeslot
 
 ESP = Path("/boot/efi")
 EXIT_OK = 0
@@ -48,6 +51,19 @@ def _parser() -> argparse.ArgumentParser:
         "--attempts", type=int, default=slots.DEFAULT_ATTEMPTS, help="boot attempts (1..9)"
     )
     sub.add_parser("mark-good", help="mark the booted slot good (health check passed)")
+    write = sub.add_parser(
+        "write-slot", help="write an OS image into the passive slot and try it next boot"
+    )
+    write.add_argument("image", type=Path, help="the OS image (squashfs) to write")
+    write.add_argument("--version", default="", help="its OS version (default: its os-release)")
+    write.add_argument("--sha256", default="", help="refuse unless the image has this SHA-256")
+    write.add_argument(
+        "--no-set-next", dest="set_next", action="store_false", help="write only; set-next later"
+    )
+    write.add_argument(
+        "--attempts", type=int, default=slots.DEFAULT_ATTEMPTS, help="boot attempts (1..9)"
+    )
+    write.add_argument("--device", help="the passive slot's partition (default: found by label)")
     return parser
 
 
@@ -59,7 +75,10 @@ class Node:
         try:
             self.loaded = self.store.load(validate=slots.BootEnv.from_grubenv)
         except store.BootEnvUnreadableError as error:
-            raise Refused(f"{error} (ESP mounted at {esp}?)", EXIT_ERROR) from error
+            hint = f"ESP mounted at {esp}?"
+            if os.geteuid() != 0:
+                hint = "run stook-os as root: the ESP is readable by root only"
+            raise Refused(f"{error} ({hint})", EXIT_ERROR) from error
         self.env = slots.BootEnv.from_grubenv(self.loaded.env)
         try:
             self.cmdline = booted_mod.read_cmdline(cmdline)
@@ -138,6 +157,39 @@ def _print_status(data: dict[str, Any], notes: Sequence[str]) -> None:
         print(f"MISMATCH: {problem}")
 
 
+def _write_slot(node: Node, args: argparse.Namespace) -> int:
+    booted = node.require_match("write the passive slot")
+    target = slots.other(booted)
+    try:
+        device = args.device or writeslot.slot_device(args.esp, target)
+        request = writeslot.Request(
+            image=args.image,
+            booted=booted,
+            device=device,
+            version=args.version,
+            sha256=args.sha256,
+            set_next=args.set_next,
+            attempts=args.attempts,
+        )
+        slot_size = osimage.image_size(Path(device))
+        if slot_size is None:
+            raise writeslot.WriteSlotError(f"cannot open the slot partition {device}")
+        with writeslot.exclusive():
+            env = writeslot.write(request, node.env, node.save, slot_size, say=_say)
+    except (writeslot.WriteSlotError, ValueError, OSError) as error:
+        raise Refused(str(error), EXIT_ERROR) from None
+    version = env.slot(target).version
+    if args.set_next:
+        print(f"slot {target} holds {version} and will be tried on the next boot: reboot to switch")
+    else:
+        print(f"slot {target} holds {version}; `stook-os set-next {target}` to try it")
+    return EXIT_OK
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     node = Node(args.esp, args.cmdline, args.os_release)
     if args.command == "status":
@@ -162,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
         node.save(env)
         print(f"slot {args.slot} will be tried on the next boot ({args.attempts} attempt(s))")
         return EXIT_OK
+    if args.command == "write-slot":
+        return _write_slot(node, args)
     slot = node.require_match("mark the booted slot good")
     node.save(slots.mark_good(node.env, slot))
     print(f"slot {slot} marked good")

@@ -99,6 +99,34 @@ def read(path: Path, size: int | None = SIZE) -> dict[str, str]:
     return parse(path.read_bytes(), size)
 
 
+def write(path: Path, env: Mapping[str, str], size: int = SIZE) -> None:
+    """Overwrite an existing block of *size* bytes in place and fsync it, as GRUB's save_env
+    does; write_atomic only when there is none yet. In place allocates no clusters: a FAT
+    whose allocation was in flight when the power went can come back inconsistent and the
+    kernel then turns the ESP read-only (seen in the e2e power-cut test). A torn in-place
+    write is caught by the lock and the second copy (store.py)."""
+    data = render(env, size)
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except FileNotFoundError:
+        write_atomic(path, env, size)
+        return
+    try:
+        if os.fstat(fd).st_size != size:
+            os.close(fd)
+            fd = -1
+            write_atomic(path, env, size)
+            return
+        view = memoryview(data)
+        offset = 0
+        while offset < len(data):
+            offset += os.pwrite(fd, view[offset:], offset)
+        os.fsync(fd)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def write_atomic(path: Path, env: Mapping[str, str], size: int = SIZE) -> None:
     """Write the block to a temporary file beside *path*, fsync it, rename it over *path* and
     fsync the directory: a reader sees the old block or the new one, never half of one."""

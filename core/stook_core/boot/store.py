@@ -105,6 +105,6 @@ class EnvStore:
         del block
         for copy in COPIES:
             lock = self.path(_lock_name(copy))
-            grubenv.write_atomic(lock, {LOCK_VAR: "1"})
-            grubenv.write_atomic(self.path(copy), env)
-            grubenv.write_atomic(lock, {LOCK_VAR: "0"})
+            grubenv.write(lock, {LOCK_VAR: "1"})
+            grubenv.write(self.path(copy), env)
+            grubenv.write(lock, {LOCK_VAR: "0"})

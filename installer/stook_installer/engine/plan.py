@@ -27,6 +27,7 @@ from stook_core.layout import (
     LABEL_STATE,
     SLOT_SIZE,
 )
+from stook_core.osimage import image_size, read_os_version
 from stook_core.problems import ConfigError, Problem
 from stook_core.units import format_size
 from stook_installer.engine import grub
@@ -51,7 +52,7 @@ from stook_installer.engine.files.system import (
     proxy_files,
 )
 from stook_installer.engine.files.users import Accounts, user_files
-from stook_installer.engine.image import image_size, read_accounts, read_os_version
+from stook_installer.engine.image import read_accounts
 from stook_installer.engine.nodefile import NodeFile
 from stook_installer.engine.preflight import (
     DiskChoice,

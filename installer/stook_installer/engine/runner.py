@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import shlex
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
+from stook_core.osimage import Progress, copy_image, sha256_prefix
 from stook_installer.engine import biosboot
 from stook_installer.engine.actions import (
     Action,
@@ -38,9 +38,7 @@ from stook_installer.engine.plan import Plan, Step
 # Set by the live medium's installer units: the installers on tty1 and ttyS0 share one machine,
 # and only the first to start an install may write the disks.
 LOCK_ENV = "STOOK_INSTALL_LOCK"
-BLOCK = 4 << 20
 DEVICE_WAIT_SECONDS = 30.0
-Progress = Callable[[float, str], None]
 
 
 class InstallFailed(RuntimeError):  # noqa: N818 (the engine interface name)
@@ -100,33 +98,6 @@ def _wait_for(step: str, paths: tuple[str, ...]) -> None:
                 step, f"wait for {' '.join(paths)}", f"missing after 30 s: {' '.join(missing)}"
             )
         time.sleep(0.1)
-
-
-def copy_image(source: Path, device: str, progress: Progress) -> None:
-    """Copy *source* to *device* in large blocks and fsync (VerifyImage checks it after)."""
-    total = source.stat().st_size
-    done = 0
-    with source.open("rb") as src, Path(device).open("r+b", buffering=0) as dst:
-        while chunk := src.read(BLOCK):
-            dst.write(chunk)
-            done += len(chunk)
-            progress(done / total if total else 1.0, f"{done >> 20} of {total >> 20} MiB")
-        os.fsync(dst.fileno())
-
-
-def sha256_prefix(path: Path, length: int, *, from_medium: bool = False) -> str:
-    """SHA-256 of the first *length* bytes. *from_medium* first drops the cached pages of *path*:
-    right after a write they are still in the page cache, and hashing those proves nothing about
-    what reached the disk."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        if from_medium:
-            os.posix_fadvise(stream.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-        remaining = length
-        while remaining > 0 and (chunk := stream.read(min(BLOCK, remaining))):
-            digest.update(chunk)
-            remaining -= len(chunk)
-    return digest.hexdigest()
 
 
 def write_files(root: Path, files: tuple[NodeFile, ...]) -> None:

@@ -192,7 +192,7 @@ def test_join(image: Path, tmp_path: Path, mounted: Any) -> None:
         state = mounted(f"{os_disk}p5")
         check_state_files(state, mode="join")
         assert (
-            "MACAddress=3c:ec:ef:20:00:01"
+            "PermanentMACAddress=3c:ec:ef:20:00:01"
             in (state / "etc/systemd/network/20-mgmt-bo-port0.network").read_text()
         )
 

@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from stook_installer.engine.runner import copy_image, sha256_prefix
+from stook_core.osimage import copy_image, sha256_prefix
 from support.install_engine import loop_disks
 from support.tiers import require_commands, require_root
 

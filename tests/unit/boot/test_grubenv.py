@@ -74,6 +74,20 @@ def test_write_atomic_leaves_only_the_block(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["grubenv"]
 
 
+def test_write_overwrites_in_place_like_grub(tmp_path: Path) -> None:
+    """Same inode, same size: nothing is allocated on the ESP's FAT after the install."""
+    path = tmp_path / "grubenv"
+    grubenv.write(path, {"a": "1"})  # none yet: created
+    inode = path.stat().st_ino
+    grubenv.write(path, {"a": "2", "b": "x" * 100})
+    assert path.stat().st_ino == inode and path.stat().st_size == grubenv.SIZE
+    assert grubenv.read(path) == {"a": "2", "b": "x" * 100}
+    path.write_bytes(b"short")  # damaged: replaced whole
+    grubenv.write(path, {"a": "3"})
+    assert grubenv.read(path) == {"a": "3"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grubenv"]
+
+
 def _editenv(*args: str) -> str:
     return subprocess.run(
         ["grub-editenv", *args], check=True, capture_output=True, text=True

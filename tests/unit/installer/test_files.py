@@ -27,11 +27,18 @@ def test_vlan_network_puts_the_node_ip_on_the_vlan_device() -> None:
 def test_dhcp_without_vlan_on_the_bridge_with_nics_by_mac_and_bond_options() -> None:
     files = by_path(network_files(make_config("join").install))
     assert "DHCP=ipv4" in files["30-mgmt-br.network"]
-    assert "MACAddress=3c:ec:ef:20:00:01" in files["20-mgmt-bo-port0.network"]
+    assert "PermanentMACAddress=3c:ec:ef:20:00:01" in files["20-mgmt-bo-port0.network"]
     assert "Mode=802.3ad" in files["10-mgmt-bo.netdev"]
     assert "LACPTransmitRate=fast" in files["10-mgmt-bo.netdev"]
     assert "TransmitHashPolicy=layer3+4" in files["10-mgmt-bo.netdev"]
     assert not any(name.endswith(".100.netdev") for name in files)
+
+
+def test_bond_and_bridge_take_the_first_nics_mac_and_dhcp_identifies_by_it() -> None:
+    files = by_path(network_files(make_config("join").install))
+    assert "MACAddress=3c:ec:ef:20:00:01" in files["10-mgmt-bo.netdev"]
+    assert "MACAddress=3c:ec:ef:20:00:01" in files["10-mgmt-br.netdev"]
+    assert "[DHCPv4]\nClientIdentifier=mac" in files["30-mgmt-br.network"]
 
 
 def test_rke2_create_has_vip_san_and_cluster_cidrs_and_kube_vip() -> None:

@@ -4,6 +4,11 @@ NICs (matched by MAC when known) are ports of bond ``mgmt-bo``; the bond is a po
 VLAN-filtering bridge ``mgmt-br`` (STP off, forward delay 0). Without a VLAN the bridge carries
 the node IP; with one, the bond port is tagged with the VID and VLAN device ``mgmt-br.<vid>``
 carries it. Bond options use the kernel's names in the config and networkd's here.
+
+The bond and the bridge take the MAC of the first NIC (as the kernel's bond and ifupdown do)
+and DHCP identifies itself by that MAC, so a DHCP reservation made for the server's first
+NIC applies to the node (networkd would otherwise invent a MAC and use a DUID):
+docs/decisions.md "Management network MAC".
 """
 
 from __future__ import annotations
@@ -54,24 +59,30 @@ def _mtu(net: ManagementInterface) -> list[tuple[str, str]]:
     return [("MTUBytes", str(net.mtu))] if net.mtu else []
 
 
-def _bond_netdev(net: ManagementInterface) -> NodeFile:
+def _mac(mac: str | None) -> list[tuple[str, str]]:
+    return [("MACAddress", mac)] if mac else []
+
+
+def _bond_netdev(net: ManagementInterface, mac: str | None) -> NodeFile:
     bond = [("Mode", net.bond.mode), ("MIIMonitorSec", f"{net.bond.miimon}ms")]
     for option, value in sorted(net.bond.options.items()):
         if option in _BOND_KEYS:
             key, suffix = _BOND_KEYS[option]
             bond.append((key, f"{value}{suffix}"))
-    sections = [("NetDev", [("Name", BOND), ("Kind", "bond"), *_mtu(net)]), ("Bond", bond)]
+    netdev = [("Name", BOND), ("Kind", "bond"), *_mtu(net), *_mac(mac)]
+    sections = [("NetDev", netdev), ("Bond", bond)]
     return NodeFile(f"{NETWORKD}/10-{BOND}.netdev", _unit(sections))
 
 
-def _bridge_netdev(net: ManagementInterface) -> NodeFile:
+def _bridge_netdev(net: ManagementInterface, mac: str | None) -> NodeFile:
     bridge = [
         ("VLANFiltering", "yes"),
         ("STP", "no"),
         ("ForwardDelaySec", "0"),
         ("DefaultPVID", "1"),
     ]
-    sections = [("NetDev", [("Name", BRIDGE), ("Kind", "bridge"), *_mtu(net)]), ("Bridge", bridge)]
+    netdev = [("Name", BRIDGE), ("Kind", "bridge"), *_mtu(net), *_mac(mac)]
+    sections = [("NetDev", netdev), ("Bridge", bridge)]
     return NodeFile(f"{NETWORKD}/10-{BRIDGE}.netdev", _unit(sections))
 
 
@@ -79,7 +90,10 @@ def _port_files(net: ManagementInterface, ports: list[NicRef]) -> list[NodeFile]
     primary = net.bond.options.get("primary")
     files = []
     for index, nic in enumerate(ports):
-        match = [("MACAddress", nic.mac)] if nic.mac else [("Name", nic.name or "")]
+        # The permanent (burnt-in) MAC: a port's current MAC becomes the bond's when enslaved,
+        # and the bond and the bridge carry the first port's MAC, so MACAddress= would match
+        # them too (networkd then tries to enslave the bond to itself).
+        match = [("PermanentMACAddress", nic.mac)] if nic.mac else [("Name", nic.name or "")]
         network = [("Bond", BOND)]
         if primary is not None and primary == nic.name:
             network.append(("PrimarySlave", "yes"))
@@ -88,15 +102,18 @@ def _port_files(net: ManagementInterface, ports: list[NicRef]) -> list[NodeFile]
     return files
 
 
-def _address(spec: InstallSpec) -> list[tuple[str, str]]:
+def _address(spec: InstallSpec) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The [Network] (and [DHCPv4]) sections of the interface carrying the node IP."""
     net = spec.management_interface
     entries: list[tuple[str, str]] = []
+    dhcp: list[tuple[str, str]] = []
     if net.method == "dhcp":
         entries.append(("DHCP", "ipv4"))
+        dhcp.append(("ClientIdentifier", "mac"))
     else:
         entries += [("Address", str(net.address)), ("Gateway", str(net.gateway))]
     entries += [("DNS", str(server)) for server in spec.dns_servers]
-    return entries
+    return [("Network", entries), ("DHCPv4", dhcp)]
 
 
 def ip_interface(net: ManagementInterface) -> str:
@@ -107,7 +124,9 @@ def ip_interface(net: ManagementInterface) -> str:
 def network_files(spec: InstallSpec, ports: list[NicRef] | None = None) -> list[NodeFile]:
     """*ports*: the chosen NICs with the MACs the machine reported (default: as configured)."""
     net = spec.management_interface
-    files = [_bond_netdev(net), _bridge_netdev(net), *_port_files(net, ports or net.nics)]
+    ports = ports or net.nics
+    mac = ports[0].mac if ports else None
+    files = [_bond_netdev(net, mac), _bridge_netdev(net, mac), *_port_files(net, ports)]
     bond_port: list[tuple[str, list[tuple[str, str]]]] = [
         ("Match", [("Name", BOND)]),
         ("Link", _mtu(net)),
@@ -137,10 +156,10 @@ def network_files(spec: InstallSpec, ports: list[NicRef] | None = None) -> list[
             ),
             ("BridgeVLAN", [("VLAN", vid)]),
         ]
-        carrier = [("Match", [("Name", vlan)]), ("Link", _mtu(net)), ("Network", _address(spec))]
+        carrier = [("Match", [("Name", vlan)]), ("Link", _mtu(net)), *_address(spec)]
         files.append(NodeFile(f"{NETWORKD}/40-{vlan}.network", _unit(carrier)))
     else:
-        bridge = [("Match", [("Name", BRIDGE)]), ("Link", _mtu(net)), ("Network", _address(spec))]
+        bridge = [("Match", [("Name", BRIDGE)]), ("Link", _mtu(net)), *_address(spec)]
     files.append(NodeFile(f"{NETWORKD}/30-{BOND}.network", _unit(bond_port)))
     files.append(NodeFile(f"{NETWORKD}/30-{BRIDGE}.network", _unit(bridge)))
     return sorted(files, key=lambda f: f.path)

@@ -184,8 +184,8 @@ fi
 log "install complete in ${t_install} s (build ${t_build} s); the VM rebooted"
 
 # --- 5. Boot the installed disk and wait for SSH -------------------------------------------------
-ssh_cmd=(ssh -i "$RUN/id_ed25519" -p "$SSH_PORT" -o StrictHostKeyChecking=no
-         -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -o LogLevel=ERROR root@127.0.0.1)
+ssh_cmd=(ssh -i "$RUN/id_ed25519" -p "$SSH_PORT" -o BatchMode=yes -o StrictHostKeyChecking=no
+         -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -o LogLevel=ERROR stook@127.0.0.1)
 serial="$RUN/boot-serial.log"
 boot_timeout="${STOOK_MAIN_BOOT_TIMEOUT:-900}"
 log "booting the installed disk; waiting up to $boot_timeout s for SSH on 127.0.0.1:$SSH_PORT"

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from support.live_install import Installed, live_install
+from support.qemu import serial_tail
 
 
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """One unattended live install per session (support/live_install.py); never booted itself."""
     return live_install(tmp_path_factory.mktemp("installed"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    """Every failing e2e test shows the end of each serial console log in its tmp dir (and
+    names the file, which stays there), whichever assertion failed."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+    if not report.failed or not isinstance(tmp_path, Path):
+        return
+    for log in sorted(tmp_path.glob("**/*.log")):
+        report.sections.append((f"serial console {log}", serial_tail(log, 3000)))

@@ -13,6 +13,7 @@ controller-manager (no garbage collection, no namespace finalization) and no kub
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -84,7 +85,9 @@ def make_pki(directory: Path) -> None:
     d = str(directory)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
              "/CN=stook-test-ca", "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.crt")  # fmt: skip
-    sign(directory, "server", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1,DNS:localhost")
+    # 10.0.2.2: how a QEMU guest on the user network reaches this host's 127.0.0.1 (e2e agent).
+    sign(directory, "server", "/CN=kube-apiserver",
+         "subjectAltName=IP:127.0.0.1,IP:10.0.2.2,DNS:localhost")  # fmt: skip
     sign(directory, "admin", "/O=system:masters/CN=stook-test-admin", "extendedKeyUsage=clientAuth")
     _openssl("genrsa", "-out", f"{d}/sa.key", "2048")
     _openssl("rsa", "-in", f"{d}/sa.key", "-pubout", "-out", f"{d}/sa.pub")
@@ -101,22 +104,32 @@ def sign(pki: Path, name: str, subject: str, extension: str) -> None:
              "-extfile", f"{d}/{name}.ext", "-out", f"{d}/{name}.crt")  # fmt: skip
 
 
-def write_kubeconfig(path: Path, server: str, pki: Path, user: str = "admin") -> None:
+def write_kubeconfig(
+    path: Path, server: str, pki: Path, user: str = "admin", *, embed: bool = False
+) -> None:
+    """A kubeconfig for *user* (client certificate) at *server*; *embed* puts the CA and the
+    client's key pair inline, for a machine that does not share this one's files (a VM)."""
+
+    def ref(key: str, file: Path) -> dict[str, str]:
+        if embed:
+            return {f"{key}-data": base64.b64encode(file.read_bytes()).decode()}
+        return {key: str(file)}
+
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
             {
                 "name": "test",
-                "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")},
+                "cluster": {"server": server, **ref("certificate-authority", pki / "ca.crt")},
             }
         ],
         "users": [
             {
                 "name": user,
                 "user": {
-                    "client-certificate": str(pki / f"{user}.crt"),
-                    "client-key": str(pki / f"{user}.key"),
+                    **ref("client-certificate", pki / f"{user}.crt"),
+                    **ref("client-key", pki / f"{user}.key"),
                 },
             }
         ],

@@ -10,6 +10,7 @@ import stat
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from stook_core.boot.booted import os_release_version, parse_os_release
 
@@ -60,16 +61,25 @@ def read_os_version(image: Path) -> str:
     return os_release_version(parse_os_release(text)) or ""
 
 
-def copy_image(source: Path, device: str, progress: Progress) -> None:
-    """Copy *source* to *device* in large blocks and fsync (check it with sha256_prefix after)."""
+class Copied(NamedTuple):
+    length: int  # bytes copied
+    sha256: str  # of those bytes, as read from the source while copying
+
+
+def copy_image(source: Path, device: str, progress: Progress) -> Copied:
+    """Copy *source* to *device* in large blocks and fsync; the length and SHA-256 of what was
+    read, to compare with a read-back of the device (sha256_prefix with from_medium)."""
     total = image_size(source) or 0
+    digest = hashlib.sha256()
     done = 0
     with source.open("rb") as src, Path(device).open("r+b", buffering=0) as dst:
         while chunk := src.read(BLOCK):
             dst.write(chunk)
+            digest.update(chunk)
             done += len(chunk)
             progress(done / total if total else 1.0, f"{done >> 20} of {total >> 20} MiB")
         os.fsync(dst.fileno())
+    return Copied(done, digest.hexdigest())
 
 
 def sha256_prefix(path: Path, length: int, *, from_medium: bool = False) -> str:

@@ -15,6 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -35,11 +36,10 @@ INSTALL_SECONDS = 1500.0  # TCG: live boot ~60 s, image download + install + rea
 class Installed:
     disks: NodeDisks  # never booted: scenarios boot overlays of them
     key: Path  # the SSH key the config authorised
-    config: dict[str, object]
-    seconds: float
+    token: str  # the cluster token the config carries
 
 
-def install_config(public_key: str) -> dict[str, object]:
+def install_config(public_key: str) -> dict[str, Any]:
     """The first node of a new cluster: OS and data disks by serial, both NICs bonded."""
     return document(
         "create",
@@ -95,4 +95,4 @@ def live_install(folder: Path) -> Installed:
                 pytest.fail(f"the unattended live install failed: {error}\n{serial_tail(log)}")
         seconds = time.monotonic() - started
     print(f"live install: {seconds:.0f} s under TCG (serial log {log})")
-    return Installed(disks, key, config, seconds)
+    return Installed(disks, key, str(config["install"]["token"]))

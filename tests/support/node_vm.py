@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ class NodeVm:
     memory_mib: int = 1536
     reboot: bool = False
     extra: tuple[str, ...] = ()  # more QEMU arguments (-kernel for a live boot, drives)
-    read_only_drives: tuple[Path, ...] = field(default=())  # raw files as extra virtio disks
+    read_only_drives: tuple[Path, ...] = ()  # raw files as extra virtio disks
 
     @property
     def qmp_socket(self) -> Path:

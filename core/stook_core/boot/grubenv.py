@@ -105,34 +105,19 @@ def write(path: Path, env: Mapping[str, str], size: int = SIZE) -> None:
     whose allocation was in flight when the power went can come back inconsistent and the
     kernel then turns the ESP read-only (seen in the e2e power-cut test). A torn in-place
     write is caught by the lock and the second copy (store.py)."""
-    data = render(env, size)
+    data = render(env, size)  # a block that does not fit fails before anything is opened
     try:
-        fd = os.open(path, os.O_WRONLY)
+        in_place = path.stat().st_size == size
     except FileNotFoundError:
+        in_place = False
+    if not in_place:
         write_atomic(path, env, size)
         return
-    try:
-        if os.fstat(fd).st_size != size:
-            os.close(fd)
-            fd = -1
-            write_atomic(path, env, size)
-            return
-        view = memoryview(data)
-        offset = 0
-        while offset < len(data):
-            offset += os.pwrite(fd, view[offset:], offset)
-        os.fsync(fd)
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    _write_synced(os.open(path, os.O_WRONLY), data)
 
 
-def write_atomic(path: Path, env: Mapping[str, str], size: int = SIZE) -> None:
-    """Write the block to a temporary file beside *path*, fsync it, rename it over *path* and
-    fsync the directory: a reader sees the old block or the new one, never half of one."""
-    data = render(env, size)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+def _write_synced(fd: int, data: bytes) -> None:
+    """All of *data* from the start of *fd*, fsync, close."""
     try:
         view = memoryview(data)
         while view:
@@ -140,6 +125,14 @@ def write_atomic(path: Path, env: Mapping[str, str], size: int = SIZE) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_atomic(path: Path, env: Mapping[str, str], size: int = SIZE) -> None:
+    """Write the block to a temporary file beside *path*, fsync it, rename it over *path* and
+    fsync the directory: a reader sees the old block or the new one, never half of one."""
+    data = render(env, size)
+    tmp = path.with_name(f".{path.name}.tmp")
+    _write_synced(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), data)
     tmp.replace(path)
     dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:

@@ -142,21 +142,22 @@ def write(
     save(env)
     say(f"slot {target} invalidated in the boot environment ({request.device})")
     try:
-        osimage.copy_image(request.image, request.device, progress_printer(say))
-        length = osimage.image_size(request.image) or 0
-        expected = osimage.sha256_prefix(request.image, length)
-        readback = osimage.sha256_prefix(Path(request.device), length, from_medium=True)
+        copied = osimage.copy_image(request.image, request.device, progress_printer(say))
+        readback = osimage.sha256_prefix(Path(request.device), copied.length, from_medium=True)
     except OSError as error:
         raise WriteSlotError(
             f"writing {request.image} to {request.device} failed: {error}. Slot {target} stays "
             "invalid and the node keeps booting the running slot; run write-slot again"
         ) from None
-    if readback != expected:
+    if readback != copied.sha256:
         raise WriteSlotError(
             f"{request.device}: the bytes read back differ from {request.image}: the disk may be "
             f"failing (smartctl -a). Slot {target} stays invalid"
         )
-    say(f"slot {target}: {length >> 20} MiB written and read back (sha256 {expected[:16]}...)")
+    say(
+        f"slot {target}: {copied.length >> 20} MiB written and read back "
+        f"(sha256 {copied.sha256[:16]}...)"
+    )
     env = env.with_slot(target, slots.SlotState(version=version))
     if request.set_next:
         env = slots.set_next(env, target, attempts=request.attempts)

@@ -2,6 +2,7 @@
 # Prepare a fresh Debian 12 machine for Stook development: apt packages, a venv in .venv,
 # and the project installed editable with its dev extras. Idempotent and quick when done.
 # Usage: scripts/bootstrap.sh [apt-profile...]   (profiles: base test build)
+#        scripts/bootstrap.sh --list [apt-profile...]   only print the profiles' Debian packages
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -17,6 +18,11 @@ APT_BUILD=(mmdebstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtoo
            dosfstools qemu-system-x86 qemu-utils ovmf openssh-client
            grub2-common gdisk parted e2fsprogs)
 
+list_only=false
+if [[ ${1:-} == --list ]]; then
+  list_only=true
+  shift
+fi
 want=("${APT_BASE[@]}")
 for profile in "$@"; do
   case "$profile" in
@@ -26,6 +32,11 @@ for profile in "$@"; do
     *) echo "bootstrap: unknown profile '$profile' (base, test, build)" >&2; exit 2 ;;
   esac
 done
+
+if $list_only; then
+  printf '%s\n' "${want[@]}" | sort -u
+  exit 0
+fi
 
 missing=()
 for pkg in "${want[@]}"; do

@@ -1,4 +1,4 @@
-"""``stook-agent``: run the node agent (normally as the chart's DaemonSet)."""
+"""``stook-agent``: run the node agent (on a node: stook-agent.service of the OS image)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from kubernetes.config import ConfigException
 from stook_agent import __version__
 from stook_agent.agent import Agent, AgentSettings, DiskSettings
 from stook_agent.disks.filters import DEFAULT_EXCLUDE
+from stook_agent.identity import IdentityError, node_name
 from stook_agent.kube import api_client
 
 
@@ -25,7 +26,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--node-name",
         default=os.environ.get("NODE_NAME"),
-        help="this node's name (default: $NODE_NAME, set by the DaemonSet from spec.nodeName)",
+        help="this node's name (default: $NODE_NAME, else the node of the kubeconfig's "
+        "system:node:<name> client certificate, else the hostname)",
     )
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, $KUBECONFIG)")
     parser.add_argument("--metrics-host", default="0.0.0.0")
@@ -64,16 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not args.node_name:
-        print("stook-agent: no node name: pass --node-name or set NODE_NAME", file=sys.stderr)
-        return 2
     try:
         api = api_client(args.kubeconfig)
     except ConfigException as error:
         print(f"stook-agent: {error}", file=sys.stderr)
         return 2
+    try:
+        node = node_name(args.node_name, args.kubeconfig or os.environ.get("KUBECONFIG"))
+    except IdentityError as error:
+        print(f"stook-agent: {error}", file=sys.stderr)
+        return 2
     settings = AgentSettings(
-        node=args.node_name,
+        node=node,
         metrics_host=args.metrics_host,
         metrics_port=args.metrics_port,
         resync_period=args.resync_period,

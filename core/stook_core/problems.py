@@ -8,19 +8,41 @@ from typing import Any
 
 REDACTED = "<redacted>"
 
-# Field paths whose values are secrets: a problem report never shows their value.
-SECRET_FIELDS = frozenset({"install.token", "install.password"})
+# Field paths whose values are secrets: a problem report never shows their value. Proxy URLs
+# are among them: whatever is wrong with one, its text may hold a password (user:pass@host).
+SECRET_FIELDS = frozenset(
+    {"install.token", "install.password", "install.proxy.http_proxy", "install.proxy.https_proxy"}
+)
+KERNEL_PREFIX = "stook."
+SHOWN_CHARACTERS = 80  # a longer value is cut: a report line must stay readable
+
+
+def is_secret(path: str) -> bool:
+    """True for a secret field, an item or part of one, and its kernel argument."""
+    plain = path.removeprefix(KERNEL_PREFIX)
+    return any(
+        plain == field or plain.startswith((f"{field}[", f"{field}.")) for field in SECRET_FIELDS
+    )
 
 
 def render_value(value: Any) -> str:
-    """Show a value the way an operator typed it: strings quoted, numbers bare."""
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, default=str)
-    if value is None:
-        return "null"
-    return str(value)
+    """Show a value the way an operator typed it: strings quoted, numbers bare, long ones cut."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = json.dumps(value)
+    elif isinstance(value, (dict, list)):
+        text = json.dumps(value, default=str)
+    elif value is None:
+        text = "null"
+    else:
+        try:
+            text = str(value)
+        except ValueError:  # an int too long to print
+            text = "(a value too long to show)"
+    if len(text) > SHOWN_CHARACTERS:
+        return f"{text[: SHOWN_CHARACTERS - 20]}... ({len(text)} characters)"
+    return text
 
 
 @dataclass(frozen=True, order=True)
@@ -39,7 +61,7 @@ class Problem:
     @classmethod
     def of(cls, path: str, message: str, value: Any = None, *, missing: bool = False) -> Problem:
         """Build a problem, hiding the value of secret fields."""
-        if missing or path in SECRET_FIELDS or value is None:
+        if missing or value is None or is_secret(path):
             return cls(path, message)
         return cls(path, message, render_value(value))
 

@@ -44,6 +44,9 @@ API_VERSION = "stook.io/v1beta1"
 KIND = "InstallConfig"
 RKE2_SUPERVISOR_PORT = 9345
 PASSWORD_MIN_LENGTH = 8
+# SHA-512 crypt's work grows with the square of the password length (its P and S sequences), so
+# a plain password longer than this is refused before it is hashed.
+PASSWORD_MAX_LENGTH = 256
 
 
 class Strict(BaseModel):
@@ -65,6 +68,17 @@ def as_csv_list(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return as_list(value)
+
+
+def _not_bool(value: Any) -> Any:
+    """YAML's ``yes``/``no``/``on``/``off`` are booleans, and pydantic would read them as 1/0."""
+    if isinstance(value, bool):
+        raise fail("is true/false, not a whole number")
+    return value
+
+
+# Every integer field: a whole number or its text ("100", from a kernel argument), never a bool.
+WholeNumber = Annotated[int, BeforeValidator(_not_bool)]
 
 
 # --- secrets ------------------------------------------------------------------------------------
@@ -101,6 +115,8 @@ def _password(value: Any) -> Any:
         )
     if len(value) < PASSWORD_MIN_LENGTH:
         raise fail(f"must have at least {PASSWORD_MIN_LENGTH} characters")
+    if len(value) > PASSWORD_MAX_LENGTH:
+        raise fail(f"must have at most {PASSWORD_MAX_LENGTH} characters (it has {len(value)})")
     return SecretStr(sha512_crypt(value))
 
 
@@ -168,8 +184,8 @@ AuthorizedKey = Annotated[
 
 
 def _size(value: Any) -> Any:
-    if value is None or isinstance(value, bool):
-        return value
+    if isinstance(value, bool):
+        raise fail("is true/false, not a size")
     if isinstance(value, (int, str)):
         try:
             return parse_size(value)
@@ -179,7 +195,7 @@ def _size(value: Any) -> Any:
 
 
 ByteSize = Annotated[
-    int,
+    WholeNumber,
     BeforeValidator(_size),
     Field(json_schema_extra={"description": "bytes, or a size such as 150Gi"}),
 ]
@@ -277,7 +293,7 @@ def _bond_options(value: dict[str, str]) -> bool:
 
 class Bond(Strict):
     mode: BondMode = "active-backup"
-    miimon: Annotated[int, within(0, 60000)] = 100
+    miimon: Annotated[WholeNumber, within(0, 60000)] = 100
     options: Annotated[
         dict[str, str],
         Check(_bond_options, "names an unknown bonding option; see docs/install-config.md"),
@@ -293,14 +309,14 @@ class ManagementInterface(Strict):
         Check(lambda v: len(v) > 0, "needs at least one NIC", {"minItems": 1}),
     ]
     bond: Bond = Field(default_factory=Bond)
-    vlan_id: Annotated[int, within(1, 4094)] | None = None
+    vlan_id: Annotated[WholeNumber, within(1, 4094)] | None = None
     method: Literal["dhcp", "static"] = "dhcp"
     address: HostInterface | None = Field(
         None, description="static: node IP with prefix, a.b.c.d/nn"
     )
     gateway: ipaddress.IPv4Address | None = None
     mtu: Annotated[
-        int,
+        WholeNumber,
         Check(
             lambda v: v == 0 or 576 <= v <= 9000,
             "is outside 576-9000 (0 means the default, 1500)",
@@ -338,8 +354,12 @@ class ClusterNetwork(Strict):
 
 
 def _proxy_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError when the port is not a number in range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and is_host(parts.hostname or "")
 
 
 def _dump_proxy(value: str, info: SerializationInfo) -> str:

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from stook_core.config import yamldoc
 from stook_core.config.model import API_VERSION, KIND, InstallConfig
 from stook_core.config.validate import load_document
 from stook_core.problems import ConfigError, Problem
@@ -33,17 +32,12 @@ CMDLINE_PREFIX = "stook."
 CONFIG_URL_KEY = "install.config_url"
 
 
-def parse_yaml(text: str, source: str) -> dict[str, Any]:
-    """One YAML mapping that names its version; ConfigError otherwise."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError([Problem.of("(document)", f"is not valid YAML{where}")], source) from None
-    if not isinstance(data, dict):
-        raise ConfigError([Problem.of("(document)", "is not a mapping of fields")], source)
-    if "apiVersion" not in data or "kind" not in data:
+def parse_yaml(data: bytes | str, source: str) -> dict[str, Any]:
+    """One strict YAML mapping (yamldoc) that names its version; ConfigError otherwise."""
+    document = yamldoc.load(data, source)
+    if not isinstance(document, dict):
+        raise ConfigError([Problem.of(yamldoc.DOCUMENT, "is not a mapping of fields")], source)
+    if "apiVersion" not in document or "kind" not in document:
         raise ConfigError(
             [
                 Problem.of(
@@ -52,7 +46,17 @@ def parse_yaml(text: str, source: str) -> dict[str, Any]:
             ],
             source,
         )
-    return data
+    return document
+
+
+def read_file(path: Path) -> bytes:
+    """The bytes of a local config file, at most yamldoc.MAX_BYTES + 1 of them."""
+    try:
+        with path.open("rb") as stream:
+            return stream.read(yamldoc.MAX_BYTES + 1)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError([Problem.of("(file)", f"cannot be read: {reason}")], str(path)) from None
 
 
 def parse_cmdline(cmdline: str) -> dict[str, Any]:
@@ -158,13 +162,7 @@ class Sources:
         from_cmdline = parse_cmdline(self.cmdline) if self.cmdline else {}
         url = self.config_url or from_cmdline.get("install", {}).pop("config_url", None)
         if self.file is not None:
-            try:
-                text = self.file.read_text(encoding="utf-8")
-            except OSError as error:
-                raise ConfigError(
-                    [Problem.of("(file)", f"cannot be read: {error.strerror}")], str(self.file)
-                ) from None
-            merged = deep_merge(merged, parse_yaml(text, str(self.file)))
+            merged = deep_merge(merged, parse_yaml(read_file(self.file), str(self.file)))
         if url:
             merged = deep_merge(merged, parse_yaml(self.fetch(url), url))
         return deep_merge(merged, from_cmdline)

@@ -100,3 +100,33 @@ def test_a_redacted_dump_cannot_be_replayed_by_accident() -> None:
     _, problems = validate_document(redacted)
     assert {p.path for p in problems} == {"install.token", "install.password"}
     assert all("redaction placeholder" in p.message for p in problems)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://alice:s3cr3t@proxy lan:3128",
+        "ftp://alice:s3cr3t@proxy.lan:21",
+        "http://alice:s3cr3t@[::1:3128",
+        "http://alice:s3cr3t@proxy.lan:99999",
+        "http://alice:s3cr3t@proxy.lan:port",
+        "alice:s3cr3t@proxy.lan:3128",
+        "http://alice:s3cr3t@",
+    ],
+)
+@pytest.mark.parametrize("field", ["http_proxy", "https_proxy"])
+def test_a_broken_proxy_url_never_shows_its_password(url: str, field: str) -> None:
+    document = create_document()
+    document["install"]["proxy"] = {field: url}
+    config, problems = validate_document(document)
+    assert config is None
+    assert [p.path for p in problems] == [f"install.proxy.{field}"]
+    assert all("s3cr3t" not in str(p) and p.value is None for p in problems)
+
+
+def test_a_proxy_given_as_a_list_or_number_never_shows_its_value() -> None:
+    document = create_document()
+    document["install"]["proxy"] = {"http_proxy": ["http://a:s3cr3t@p"], "https_proxy": 7}
+    _, problems = validate_document(document)
+    assert {p.path for p in problems} == {"install.proxy.http_proxy", "install.proxy.https_proxy"}
+    assert all("s3cr3t" not in str(p) and p.value is None for p in problems)

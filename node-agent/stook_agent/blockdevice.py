@@ -11,31 +11,37 @@ disk reappears at any path (its name comes from the disk's identity, not its pat
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
+from stook_agent.api.blockdevice import (
+    BlockDevice,
+    BlockDeviceSpec,
+    BlockDeviceStatus,
+    Phase,
+    Provision,
+)
+from stook_agent.api.meta import ObjectMeta, find_condition, set_condition
 from stook_agent.disks.inventory import Inventory
 from stook_agent.disks.outcome import Outcome, Status
 from stook_agent.disks.scanner import Scanner
 from stook_agent.disks.status import device_status, merge_patch
-from stook_agent.resources import BLOCK_DEVICE, NODE_LABEL
-from stook_agent.runtime.client import Object, ResourceClient, is_status, object_key
-from stook_agent.runtime.conditions import find_condition, set_condition
+from stook_agent.resources import NODE_LABEL
+from stook_agent.runtime.client import Object, ResourceClient, is_status
 from stook_agent.runtime.controller import Reconciler, Result
 from stook_agent.runtime.events import EventRecorder
 from stook_core.hardware import Disk, probe_disk
 
 log = logging.getLogger(__name__)
 
-NONE = "none"
+NONE: Provision = "none"
 NOT_FOUND = "DiskNotFound"
 
 
 class Provisioner(Protocol):
-    def apply(self, name: str, disk: Disk | None, spec: Object) -> Outcome: ...
+    def apply(self, name: str, disk: Disk | None, spec: BlockDeviceSpec) -> Outcome: ...
 
     def release(self, name: str, disk: Disk | None) -> Outcome: ...
 
@@ -72,14 +78,12 @@ class DiskDiscovery:
         for name, item in sorted(found.items()):
             if name in known:
                 continue
-            body = {
-                "apiVersion": BLOCK_DEVICE.api_version,
-                "kind": BLOCK_DEVICE.kind,
-                "metadata": {"name": name, "labels": {NODE_LABEL: node}},
-                "spec": {"nodeName": node, "devPath": item.disk.path},
-            }
+            device = BlockDevice(
+                metadata=ObjectMeta(name=name, labels={NODE_LABEL: node}),
+                spec=BlockDeviceSpec(node_name=node, dev_path=item.disk.path),
+            )
             try:
-                self.client.create(body)
+                self.client.create(device.body())
                 log.info("new disk %s (%s): BlockDevice %s", item.disk.path, why, name)
             except Exception as error:
                 if not is_status(error, 409):  # 409: it exists, our cache is behind
@@ -118,39 +122,37 @@ class BlockDeviceReconciler(Reconciler):
     def reconcile(self, obj: Object) -> Result:
         if not self.inventory.scanned:
             return Result(requeue_after=0.5)  # nothing is missing before the first scan
-        name = obj["metadata"]["name"]
-        generation = int(obj["metadata"].get("generation", 1))
-        spec = obj.get("spec") or {}
-        old = obj.get("status") or {}
+        device = BlockDevice.parse(obj)
+        name, generation = device.metadata.name, device.metadata.generation
+        old = device.status
         found = self.inventory.get(name)
         disk = _fresh(found.disk) if found else None  # never act on an old scan
-        status: dict[str, Any] = copy.deepcopy(old)
-        status["state"] = "Active" if disk else "Inactive"
+        status = old.model_copy(deep=True)
+        status.state = "Active" if disk else "Inactive"
         if found is not None and disk is not None:
-            status["deviceStatus"] = device_status(disk, found.identity)
+            status.device_status = device_status(disk, found.identity)
 
-        phase, outcome, provisioned_as = self._provision(name, disk, spec, old)
-        status["provisionPhase"] = phase
-        status["provisionedAs"] = provisioned_as
-        conditions = old.get("conditions")
+        phase, outcome, provisioned_as = self._provision(name, disk, device.spec, old)
+        status.provision_phase = phase
+        status.provisioned_as = provisioned_as
+        conditions = old.conditions
         for type_, (state, reason, message) in sorted(outcome.conditions.items()):
             conditions = set_condition(conditions, type_, state, reason, message, generation)
         ready: Status = "True" if outcome.done and disk is not None else "False"
-        conditions = set_condition(
+        status.conditions = set_condition(
             conditions, "Ready", ready, outcome.reason, outcome.message, generation
         )
-        status["conditions"] = conditions
-        patch = merge_patch(old, status)
+        patch = merge_patch(old.to_dict(), status.to_dict())
         if patch is not None:
-            self.client.patch_status(object_key(obj), patch)
+            self.client.patch_status(name, patch)
         self._record(obj, old, outcome, phase)
         return Result(requeue_after=outcome.requeue_after)
 
     def _provision(
-        self, name: str, disk: Disk | None, spec: Object, old: Object
-    ) -> tuple[str, Outcome, str]:
-        desired = spec.get("provision") or NONE
-        current = old.get("provisionedAs") or NONE
+        self, name: str, disk: Disk | None, spec: BlockDeviceSpec, old: BlockDeviceStatus
+    ) -> tuple[Phase, Outcome, Provision]:
+        desired = spec.provision
+        current = old.provisioned_as or NONE
         if current not in (NONE, desired):
             released = self.provisioners[current].release(name, disk)
             if not released.done:
@@ -177,14 +179,17 @@ class BlockDeviceReconciler(Reconciler):
         message = released.message if released else "not provisioned; free for use"
         return Outcome(True, "NotProvisioned", message, conditions=extra)
 
-    def _record(self, obj: Object, old: Object, outcome: Outcome, phase: str) -> None:
+    def _record(self, obj: Object, old: BlockDeviceStatus, outcome: Outcome, phase: Phase) -> None:
         if self.recorder is None:
             return
-        before = find_condition(obj, "Ready") or {}
-        same = (before.get("reason"), before.get("message")) == (outcome.reason, outcome.message)
+        before = find_condition(old.conditions, "Ready")
+        same = before is not None and (before.reason, before.message) == (
+            outcome.reason,
+            outcome.message,
+        )
         if outcome.refused and not same:
             self.recorder.record(obj, "Warning", outcome.reason, outcome.message)
-        elif old.get("provisionPhase") not in (None, phase) and phase in (
+        elif old.provision_phase not in (None, phase) and phase in (
             "Provisioned",
             "Unprovisioned",
         ):  # a change of phase, not a brand-new object

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from stook_agent import __version__
+from stook_agent.api.meta import NODE_LABEL, ObjectMeta, set_condition
+from stook_agent.api.nodestatus import NodeStatus, NodeStatusSpec, NodeStatusStatus
 from stook_agent.bootstatus import BootStatus, read_boot_status
-from stook_agent.resources import NODE_LABEL, NODE_STATUS
 from stook_agent.runtime.client import Object, ResourceClient, is_status
-from stook_agent.runtime.conditions import set_condition
 from stook_agent.runtime.controller import Reconciler, Result
 
 
@@ -34,22 +34,25 @@ class NodeStatusReconciler(Reconciler):
 
     def reconcile(self, obj: Object) -> Result:
         now = self._clock()
-        status = obj.get("status") or {}
+        current = NodeStatus.parse(obj)
+        old = current.status
         boot = self._boot_status()
-        generation = int(obj["metadata"].get("generation", 1))
-        wanted = {
-            "agentVersion": __version__,
-            "bootedSlot": boot.slot,
-            "osVersion": boot.version,
-            "observedGeneration": generation,
-        }
-        age = _age(status.get("lastHeartbeat"), now)
-        current = all(status.get(k) == v for k, v in wanted.items())
-        if current and age is not None and age < self.heartbeat:
+        generation = current.metadata.generation
+        wanted = NodeStatusStatus(
+            agent_version=__version__,
+            booted_slot=boot.slot,
+            os_version=boot.version,
+            observed_generation=generation,
+            last_heartbeat=old.last_heartbeat,
+            conditions=old.conditions,
+        )
+        age = _age(old.last_heartbeat, now)
+        if wanted == old and age is not None and age < self.heartbeat:
             return Result(requeue_after=self.heartbeat - age)  # nothing new: no write
         stamp = now.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-        conditions = set_condition(
-            status.get("conditions"),
+        wanted.last_heartbeat = stamp
+        wanted.conditions = set_condition(
+            old.conditions,
             "AgentReady",
             "True",
             "Heartbeat",
@@ -57,20 +60,16 @@ class NodeStatusReconciler(Reconciler):
             generation,
             now=stamp,
         )
-        self.client.patch_status(
-            self.node, {**wanted, "lastHeartbeat": stamp, "conditions": conditions}
-        )
+        self.client.patch_status(self.node, wanted.to_dict())
         return Result(requeue_after=self.heartbeat)
 
     def absent(self, key: str) -> Result:
         if key != self.node:
             return Result()
-        body = {
-            "apiVersion": NODE_STATUS.api_version,
-            "kind": NODE_STATUS.kind,
-            "metadata": {"name": self.node, "labels": {NODE_LABEL: self.node}},
-            "spec": {"nodeName": self.node},
-        }
+        body = NodeStatus(
+            metadata=ObjectMeta(name=self.node, labels={NODE_LABEL: self.node}),
+            spec=NodeStatusSpec(node_name=self.node),
+        ).body()
         try:
             self.client.create(body)
         except Exception as error:
@@ -79,8 +78,8 @@ class NodeStatusReconciler(Reconciler):
         return Result(requeue_after=0.5)  # the watch brings it in; the status follows
 
 
-def _age(stamp: object, now: datetime) -> float | None:
-    if not isinstance(stamp, str):
+def _age(stamp: str | None, now: datetime) -> float | None:
+    if stamp is None:
         return None
     try:
         then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))

@@ -1,12 +1,16 @@
-"""The Stook API: group, versions, kinds and the node label every per-node object carries."""
+"""The Stook API's resources as the runtime's clients address them (group, version, plural).
+
+The kinds themselves (types, names, printer columns) are declared in ``stook_agent.api``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-GROUP = "stook.io"
-VERSION = "v1alpha1"
-NODE_LABEL = "stook.io/node"
+from stook_agent.api import GROUP, NODE_LABEL, VERSION, BlockDevice, NodeStatus
+from stook_agent.api.meta import Kind
+
+__all__ = ["BLOCK_DEVICE", "GROUP", "NODE_LABEL", "NODE_STATUS", "VERSION", "Resource"]
 
 
 @dataclass(frozen=True)
@@ -23,9 +27,13 @@ class Resource:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}"
 
+    @classmethod
+    def of(cls, kind: Kind) -> Resource:
+        return cls(kind.group, kind.version, kind.plural, kind.kind, kind.namespaced)
 
-BLOCK_DEVICE = Resource(GROUP, VERSION, "blockdevices", "BlockDevice")
-NODE_STATUS = Resource(GROUP, VERSION, "nodestatuses", "NodeStatus")
+
+BLOCK_DEVICE = Resource.of(BlockDevice.KIND)
+NODE_STATUS = Resource.of(NodeStatus.KIND)
 
 
 def node_selector(node: str) -> str:

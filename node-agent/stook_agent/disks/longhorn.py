@@ -7,10 +7,10 @@ with ``allowScheduling: false`` and nothing scheduled on it; ``evictionRequested
 
 from __future__ import annotations
 
-from typing import Any
-
 from kubernetes import client as k8s
 
+from stook_agent.api.blockdevice import BlockDeviceSpec
+from stook_agent.api.longhorn import LonghornDisk, LonghornNodeObject
 from stook_agent.disks.commands import CommandError
 from stook_agent.disks.mounts import MountPlan, filesystem_uuid, format_ext4
 from stook_agent.disks.outcome import Condition, Outcome, refuse
@@ -30,22 +30,17 @@ class LonghornNode:
         self.client = ResourceClient(api, LONGHORN_NODE)
         self.key = f"{namespace}/{node}"
 
-    def get(self) -> Object | None:
+    def get(self) -> LonghornNodeObject | None:
         try:
-            return self.client.get(self.key)
+            return LonghornNodeObject.model_validate(self.client.get(self.key))
         except Exception as error:
             if is_status(error, 404):
                 return None
             raise
 
-    def patch_disk(self, name: str, entry: dict[str, Any] | None) -> None:
+    def patch_disk(self, name: str, entry: Object | None) -> None:
+        """Merge-patch ``spec.disks[name]`` (None: remove the entry)."""
         self.client.patch(self.key, {"spec": {"disks": {name: entry}}})
-
-
-def _scheduled(node: Object, name: str) -> tuple[int, list[str]]:
-    disk_status = ((node.get("status") or {}).get("diskStatus") or {}).get(name) or {}
-    replicas = sorted(disk_status.get("scheduledReplica") or {})
-    return int(disk_status.get("storageScheduled") or 0), replicas
 
 
 class LonghornProvisioner:
@@ -54,7 +49,7 @@ class LonghornProvisioner:
         self.plan = plan
         self.poll = eviction_poll
 
-    def apply(self, name: str, disk: Disk | None, spec: Object) -> Outcome:
+    def apply(self, name: str, disk: Disk | None, spec: BlockDeviceSpec) -> Outcome:
         node = self.longhorn.get()
         if node is None:
             return refuse(
@@ -68,7 +63,7 @@ class LonghornProvisioner:
         label = filesystem_label(name)
         ours = disk.fstype == "ext4" and disk.fs_label == label
         if not ours:
-            formatted = self._format(disk, label, bool(spec.get("forceFormat")))
+            formatted = self._format(disk, label, spec.force_format)
             if formatted is not None:
                 return formatted
         try:
@@ -78,26 +73,18 @@ class LonghornProvisioner:
         except CommandError as error:
             return refuse("MountFailed", f"could not mount {disk.path}: {error}", retry=30)
         path = self.plan.host_path(name)
-        clash = [
-            other
-            for other, entry in ((node.get("spec") or {}).get("disks") or {}).items()
-            if other != name and (entry or {}).get("path") == path
-        ]
+        clash = node.uses_path(path, but=name)
         if clash:
-            return refuse(
-                "LonghornPathConflict", f"Longhorn disk {clash[0]} already uses path {path}"
-            )
-        wanted = {
-            "diskType": "filesystem",
-            "path": path,
-            "allowScheduling": True,
-            "evictionRequested": False,
-            "storageReserved": 0,
-            "tags": sorted(set(spec.get("tags") or [])),
-        }
-        current = ((node.get("spec") or {}).get("disks") or {}).get(name) or {}
-        if any(current.get(k) != v for k, v in wanted.items()):
-            self.longhorn.patch_disk(name, wanted)
+            return refuse("LonghornPathConflict", f"Longhorn disk {clash} already uses path {path}")
+        wanted = LonghornDisk(
+            path=path,
+            allow_scheduling=True,
+            eviction_requested=False,
+            storage_reserved=0,
+            tags=sorted(set(spec.tags)),
+        )
+        if node.spec.disks.get(name) != wanted:
+            self.longhorn.patch_disk(name, wanted.model_dump(by_alias=True))
         mounted: Condition = ("True", "Mounted", f"{disk.path} mounted at {path}")
         added: Condition = ("True", "Added", f"in {self.longhorn.key} spec.disks as {name}")
         return Outcome(
@@ -129,13 +116,13 @@ class LonghornProvisioner:
 
     def release(self, name: str, disk: Disk | None) -> Outcome:
         node = self.longhorn.get()
-        entry = (((node or {}).get("spec") or {}).get("disks") or {}).get(name)
+        entry = node.spec.disks.get(name) if node is not None else None
         if node is not None and entry is not None:
-            if entry.get("allowScheduling") or not entry.get("evictionRequested"):
+            if entry.allow_scheduling or not entry.eviction_requested:
                 self.longhorn.patch_disk(
                     name, {"allowScheduling": False, "evictionRequested": True}
                 )
-            scheduled, replicas = _scheduled(node, name)
+            scheduled, replicas = node.scheduled(name)
             if scheduled or replicas:
                 shown = ", ".join(replicas[:5]) + (" ..." if len(replicas) > 5 else "")
                 return Outcome(

@@ -12,6 +12,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
+from stook_agent.api.blockdevice import BlockDeviceSpec
 from stook_agent.disks.outcome import Condition, Outcome, refuse
 from stook_agent.resources import NODE_LABEL
 from stook_agent.runtime.client import is_status
@@ -44,7 +45,7 @@ class PassthroughProvisioner:
                 return None
             raise
 
-    def apply(self, name: str, disk: Disk | None, spec: dict[str, Any]) -> Outcome:
+    def apply(self, name: str, disk: Disk | None, spec: BlockDeviceSpec) -> Outcome:
         existing = self._get(name)
         published: Condition = ("True", "Created", f"PersistentVolume {name}")
         if existing is not None:
@@ -65,7 +66,7 @@ class PassthroughProvisioner:
                 f"{disk.path} has no /dev/disk/by-id link, so a PersistentVolume could point at "
                 "another disk after a reboot; give the disk a serial or WWN",
             )
-        options = (spec.get("provisioner") or {}).get("passthrough") or {}
+        storage_class = spec.provisioner.passthrough.storage_class_name or DEFAULT_STORAGE_CLASS
         body: Any = {
             "apiVersion": "v1",
             "kind": "PersistentVolume",
@@ -75,7 +76,7 @@ class PassthroughProvisioner:
                 "volumeMode": "Block",
                 "accessModes": ["ReadWriteOnce"],
                 "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": options.get("storageClassName") or DEFAULT_STORAGE_CLASS,
+                "storageClassName": storage_class,
                 "local": {"path": path},
                 "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
                     {"key": "kubernetes.io/hostname", "operator": "In", "values": [self.node]}

@@ -4,62 +4,72 @@ from __future__ import annotations
 
 from typing import Any
 
+from stook_agent.api.blockdevice import (
+    DeviceDetails,
+    DeviceStatus,
+    DriveType,
+    FileSystemStatus,
+    PartitionStatus,
+    gib,
+)
 from stook_core.diskid import Identity
 from stook_core.hardware import Disk
 
 
-def _drive_type(disk: Disk) -> str:
+def _drive_type(disk: Disk) -> DriveType:
     if disk.bus == "nvme":
         return "NVMe"
     return "HDD" if disk.rotational else "SSD"
 
 
-def _prune(value: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in value.items() if v is not None and v != [] and v != ""}
+def _text(value: str | None) -> str | None:
+    return value or None  # an empty udev property is no value
 
 
-def device_status(disk: Disk, identity: Identity) -> dict[str, Any]:
-    mountpoint = next(iter(disk.mountpoints), None)
+def device_status(disk: Disk, identity: Identity) -> DeviceStatus:
     partitions = [
-        _prune({
-            "number": p.number,
-            "devPath": p.path,
-            "size": p.size,
-            "partLabel": p.label,
-            "fsType": p.fstype,
-            "fsLabel": p.fs_label,
-            "mountPoint": next(iter(p.mountpoints), None),
-        })
+        PartitionStatus(
+            number=p.number,
+            dev_path=p.path,
+            size=p.size,
+            part_label=_text(p.label),
+            fs_type=_text(p.fstype),
+            fs_label=_text(p.fs_label),
+            mount_point=next(iter(p.mountpoints), None),
+        )
         for p in disk.partitions
-    ]  # fmt: skip
-    return _prune({
-        "capacity": disk.size,
-        "devPath": disk.path,
-        "byIdPaths": disk.by_id,
-        "fileSystem": _prune({
-            "type": disk.fstype,
-            "label": disk.fs_label,
-            "mountPoint": mountpoint,
-            "isReadOnly": disk.read_only,
-        }),
-        "partitions": partitions,
-        "details": _prune({
-            "deviceType": "disk",
-            "driveType": _drive_type(disk),
-            "bus": disk.bus,
-            "busPath": disk.bus_path,
-            "model": disk.model,
-            "vendor": disk.vendor,
-            "serialNumber": disk.serial,
-            "wwn": disk.wwn,
-            "uuid": disk.fs_uuid,
-            "ptUUID": disk.pt_uuid,
-            "label": disk.fs_label,
-            "isRemovable": disk.removable,
-            "rotational": disk.rotational,
-            "identitySource": identity.source,
-        }),
-    })  # fmt: skip
+    ]
+    file_system = FileSystemStatus(
+        type=_text(disk.fstype),
+        label=_text(disk.fs_label),
+        mount_point=next(iter(disk.mountpoints), None),
+        is_read_only=disk.read_only,
+    )
+    details = DeviceDetails(
+        device_type="disk",
+        drive_type=_drive_type(disk),
+        bus=_text(disk.bus),
+        bus_path=_text(disk.bus_path),
+        model=_text(disk.model),
+        vendor=_text(disk.vendor),
+        serial_number=_text(disk.serial),
+        wwn=_text(disk.wwn),
+        uuid=_text(disk.fs_uuid),
+        pt_uuid=_text(disk.pt_uuid),
+        label=_text(disk.fs_label),
+        is_removable=disk.removable,
+        rotational=disk.rotational,
+        identity_source=identity.source,
+    )
+    return DeviceStatus(
+        capacity=disk.size,
+        capacity_gi_b=gib(disk.size),
+        dev_path=disk.path,
+        by_id_paths=list(disk.by_id) or None,
+        file_system=file_system,
+        partitions=partitions or None,
+        details=details,
+    )
 
 
 def merge_patch(old: Any, new: Any) -> Any:

@@ -53,7 +53,7 @@ def test_a_missing_node_status_is_created_for_this_node_only() -> None:
 
 def test_status_is_written_then_skipped_until_the_heartbeat_is_due() -> None:
     client = RecordingClient()
-    obj: dict[str, Any] = {"metadata": {"name": "n1", "generation": 1}}
+    obj: dict[str, Any] = {"metadata": {"name": "n1", "generation": 1}, "spec": {"nodeName": "n1"}}
     result = reconciler(client).reconcile(obj)
     ((key, status),) = client.status_patches
     assert key == "n1" and result.requeue_after == 30

@@ -1,0 +1,16 @@
+"""The Stook API (group ``stook.io``) as typed models, one module per kind (as kubebuilder's
+``api/v1alpha1/*_types.go``): each declares its spec and status types and, next to them, its
+kind, plural, scope, printer columns and subresources. The chart's CRDs are generated from
+them (``stook_agent.api.crd``). Reconcilers parse the informer's dicts into these models at
+their boundary and write status from them.
+"""
+
+from __future__ import annotations
+
+from stook_agent.api.blockdevice import BlockDevice
+from stook_agent.api.meta import GROUP, NODE_LABEL, VERSION, StookObject
+from stook_agent.api.nodestatus import NodeStatus
+
+KINDS: tuple[type[StookObject], ...] = (BlockDevice, NodeStatus)
+
+__all__ = ["GROUP", "KINDS", "NODE_LABEL", "VERSION", "BlockDevice", "NodeStatus", "StookObject"]

@@ -3,7 +3,8 @@
 Every given criterion must hold: ``path`` is a glob over the device node and its by-id/by-path
 links, ``serial`` and ``wwn`` are exact (a WWN with or without ``0x``/``naa.``/``eui.``), ``model``
 is a glob over the model (or "vendor model"). Then ``size: largest|smallest`` picks one;
-without it the criteria must match exactly one disk. Read-only disks never match, and a size
+without it the criteria must match exactly one disk, and a size pick between equal disks is an
+error naming them (never an arbitrary choice). Read-only disks never match, and a size
 pick prefers fixed disks over removable ones (the live USB stick is removable).
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
 from stook_core.config.model import DiskMatch
-from stook_core.hardware import Disk
+from stook_core.hardware import Disk, human_size
 
 
 class DiskMatchError(LookupError):
@@ -65,4 +66,11 @@ def resolve(match: DiskMatch, disks: Sequence[Disk]) -> Disk:
         return writable[0]
     fixed = [disk for disk in writable if not disk.removable] or writable
     pick = max if match.size == "largest" else min
-    return pick(fixed, key=lambda d: d.size)
+    size = pick(disk.size for disk in fixed)
+    tied = [disk for disk in fixed if disk.size == size]
+    if len(tied) > 1:
+        raise DiskMatchError(
+            f"size: {match.size} ties between {len(tied)} disks of {human_size(size)} "
+            f"({', '.join(d.path for d in tied)}): add serial, wwn or path to pick one"
+        )
+    return tied[0]

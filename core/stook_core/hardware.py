@@ -24,6 +24,11 @@ from stook_core.layout import OS_LABELS
 SYS_BLOCK = Path("/sys/class/block")
 SYS_NET = Path("/sys/class/net")
 SECTOR = 512
+# Where live-boot mounts the medium the live system booted from (ISO, USB stick).
+LIVE_MOUNT = "/run/live/medium"
+# The volume id build-iso.sh gives a Stook ISO: STOOK_<version>.
+LIVE_LABEL_PREFIX = "STOOK_"
+LIVE_REASON = "the live medium the installer booted from"
 # Block devices that are never install targets.
 _SKIP_DISKS = re.compile(r"^(loop|ram|zram|sr|fd|md|dm-|nbd)")
 
@@ -43,6 +48,7 @@ class Partition(Frozen):
     part_uuid: str | None = Field(None, description="GPT partition UUID (PARTUUID)")
     mountpoints: list[str] = Field(default_factory=list, description="as this process sees them")
     holders: list[str] = Field(default_factory=list, description="dm/md devices built on it")
+    swap: bool = Field(False, description="an active swap area (/proc/swaps)")
 
 
 class Disk(Frozen):
@@ -71,6 +77,10 @@ class Disk(Frozen):
     slaves: list[str] = Field(default_factory=list, description="devices a dm/md device is on")
     holders: list[str] = Field(default_factory=list, description="dm/md devices built on it")
     mountpoints: list[str] = Field(default_factory=list, description="as this process sees them")
+    swap: bool = Field(False, description="an active swap area (/proc/swaps)")
+    live_medium: bool = Field(
+        False, description="the medium the running live system (the installer) booted from"
+    )
 
     @property
     def kind(self) -> str:
@@ -91,13 +101,26 @@ class Disk(Frozen):
 
     @property
     def in_use(self) -> list[str]:
-        """Why the disk is busy: mount points and holders of it or its partitions."""
-        reasons = [f"mounted at {m}" for m in self.mountpoints]
+        """Why the disk is busy: the live medium, mount points, holders (LVM, MD, dm) and
+        swap of the disk or its partitions."""
+        reasons = [LIVE_REASON] if self.live_medium else []
+        reasons += [f"mounted at {m}" for m in self.mountpoints]
         reasons += [f"held by {h}" for h in self.holders]
+        reasons += ["an active swap area"] if self.swap else []
         for part in self.partitions:
             reasons += [f"{part.path} mounted at {m}" for m in part.mountpoints]
             reasons += [f"{part.path} held by {h}" for h in part.holders]
+            reasons += [f"{part.path} is an active swap area"] if part.swap else []
         return reasons
+
+    @property
+    def busy(self) -> str | None:
+        """Why this disk can never be erased or installed to, one sentence naming it
+        (``/dev/sdb is the live medium the installer booted from``); None when it can be."""
+        if self.live_medium:
+            return f"{self.path} is {LIVE_REASON}"
+        reasons = self.in_use
+        return f"{self.path} is in use ({'; '.join(reasons)})" if reasons else None
 
     @property
     def has_stook_install(self) -> bool:
@@ -235,16 +258,53 @@ def _bus(name: str, sys: Path, udev: dict[str, str]) -> str | None:
     return None
 
 
+def _unescape(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
 def read_mounts(mountinfo: Path = Path("/proc/self/mountinfo")) -> dict[str, list[str]]:
-    """Mount points by device number ("8:16"), from mountinfo (octal escapes decoded)."""
+    """Mount points by device number ("8:16") and by source device ("/dev/sdb1"), from
+    mountinfo (octal escapes decoded). The source matters for btrfs, whose mounts carry an
+    anonymous device number."""
     found: dict[str, list[str]] = {}
     with contextlib.suppress(OSError):
         for line in mountinfo.read_text(encoding="utf-8", errors="replace").splitlines():
             fields = line.split()
-            if len(fields) > 4:
-                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
-                found.setdefault(fields[2], []).append(point)
+            if len(fields) <= 4:
+                continue
+            point = _unescape(fields[4])
+            keys = [fields[2]]
+            if " - " in line:
+                after = line.split(" - ", 1)[1].split()
+                if len(after) > 1 and after[1].startswith("/dev/"):
+                    keys.append(_device_key(_unescape(after[1])))
+            for key in dict.fromkeys(keys):
+                points = found.setdefault(key, [])
+                if point not in points:
+                    points.append(point)
     return found
+
+
+def _device_key(device: str) -> str:
+    """``/dev/<kernel name>`` of a device node or a link to one (``/dev/mapper/x`` -> dm-0)."""
+    return f"/dev/{Path(os.path.realpath(device)).name}"
+
+
+def read_swaps(swaps: Path = Path("/proc/swaps")) -> frozenset[str]:
+    """Kernel names of the block devices that are active swap areas (swap files left out)."""
+    found = set()
+    with contextlib.suppress(OSError):
+        for line in swaps.read_text(encoding="utf-8", errors="replace").splitlines()[1:]:
+            fields = line.split()
+            if fields and fields[0].startswith("/dev/"):
+                found.add(Path(_device_key(_unescape(fields[0]))).name)
+    return frozenset(found)
+
+
+def _mounts_of(sys: Path, mounts: dict[str, list[str]]) -> list[str]:
+    by_number = mounts.get(_read(sys / "dev") or "", [])
+    by_source = mounts.get(f"/dev/{sys.name}", [])
+    return list(dict.fromkeys([*by_number, *by_source]))
 
 
 def _names(folder: Path) -> list[str]:
@@ -253,7 +313,9 @@ def _names(folder: Path) -> list[str]:
     return []
 
 
-def _partition(sys: Path, number: int, mounts: dict[str, list[str]] | None = None) -> Partition:
+def _partition(
+    sys: Path, number: int, mounts: dict[str, list[str]], swaps: frozenset[str]
+) -> Partition:
     path = f"/dev/{sys.name}"
     udev = _udev_properties(sys.name)
     probed = udev if "ID_PART_ENTRY_NUMBER" in udev else _blkid(path)
@@ -267,8 +329,9 @@ def _partition(sys: Path, number: int, mounts: dict[str, list[str]] | None = Non
         fstype=probed.get("ID_FS_TYPE") or probed.get("TYPE"),
         fs_uuid=probed.get("ID_FS_UUID") or probed.get("UUID"),
         part_uuid=probed.get("ID_PART_ENTRY_UUID") or probed.get("PART_ENTRY_UUID"),
-        mountpoints=(mounts or {}).get(_read(sys / "dev") or "", []),
+        mountpoints=_mounts_of(sys, mounts),
         holders=_names(sys / "holders"),
+        swap=sys.name in swaps,
     )
 
 
@@ -282,25 +345,31 @@ def _bus_path(sys: Path, udev: dict[str, str]) -> str | None:
     return real.removeprefix("/sys/devices/") or None
 
 
-def probe_disk(name: str, mounts: dict[str, list[str]] | None = None) -> Disk:
+def probe_disk(
+    name: str, mounts: dict[str, list[str]] | None = None, swaps: frozenset[str] | None = None
+) -> Disk:
     """One block device by kernel name (``sda``, ``loop3``), from sysfs, udev and blkid.
-    *mounts* (from ``read_mounts``) fills in mount points; read afresh when not given."""
+    *mounts* (from ``read_mounts``) and *swaps* (``read_swaps``) say what uses it; read
+    afresh when not given. A disk that has ``LIVE_MOUNT`` mounted is the live medium."""
     sys = SYS_BLOCK / name
     if not sys.exists():
         raise FileNotFoundError(f"no block device {name} in {SYS_BLOCK}")
     mounts = read_mounts() if mounts is None else mounts
+    swaps = read_swaps() if swaps is None else swaps
     udev = _udev_properties(name)
     device = sys / "device"
     partitions = []
     for child in sorted(sys.iterdir()):
         number = _read(child / "partition")
         if number is not None:
-            partitions.append(_partition(child, int(number), mounts))
+            partitions.append(_partition(child, int(number), mounts, swaps))
     partitions.sort(key=lambda p: p.number)
     whole = _blkid(f"/dev/{name}")
     if partitions:  # the whole-disk probe then describes the partition table only
         whole = {k: v for k, v in whole.items() if k.startswith("PT")}
     wwn = udev.get("ID_WWN") or _read(device / "wwid") or _read(sys / "wwid")
+    mountpoints = _mounts_of(sys, mounts)
+    points = [*mountpoints, *(m for p in partitions for m in p.mountpoints)]
     return Disk(
         name=name,
         path=f"/dev/{name}",
@@ -328,8 +397,38 @@ def probe_disk(name: str, mounts: dict[str, list[str]] | None = None) -> Disk:
         dm_uuid=_read(sys / "dm" / "uuid"),
         slaves=_names(sys / "slaves"),
         holders=_names(sys / "holders"),
-        mountpoints=mounts.get(_read(sys / "dev") or "", []),
+        mountpoints=mountpoints,
+        swap=name in swaps,
+        live_medium=any(_under(point, LIVE_MOUNT) for point in points),
     )
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + "/")
+
+
+def booted_live(cmdline: Path = Path("/proc/cmdline")) -> bool:
+    """True when the running system is a live system (live-boot's ``boot=live``)."""
+    return "boot=live" in (_read(cmdline) or "").split()
+
+
+def _carries_stook_iso(disk: Disk) -> bool:
+    filesystems = [(disk.fstype, disk.fs_label)]
+    filesystems += [(p.fstype, p.fs_label) for p in disk.partitions]
+    return any(
+        fstype == "iso9660" and (label or "").startswith(LIVE_LABEL_PREFIX)
+        for fstype, label in filesystems
+    )
+
+
+def mark_live_medium(disks: list[Disk], live: bool) -> list[Disk]:
+    """On a live system whose medium is no longer mounted (``toram``), every disk carrying a
+    Stook ISO counts as the live medium: the one booted from cannot be told apart."""
+    if not live or any(d.live_medium for d in disks):
+        return disks
+    return [
+        d.model_copy(update={"live_medium": True}) if _carries_stook_iso(d) else d for d in disks
+    ]
 
 
 def _is_disk(sys: Path) -> bool:
@@ -348,14 +447,15 @@ def block_names() -> list[str]:
 
 def probe_disks(names: Iterable[str] | None = None) -> list[Disk]:
     """The machine's disks; with *names* exactly those block devices (loop devices included)."""
+    mounts, swaps = read_mounts(), read_swaps()
     if names is not None:
-        return [probe_disk(Path(name).name) for name in names]
+        return [probe_disk(Path(name).name, mounts, swaps) for name in names]
     found = []
     with contextlib.suppress(OSError):
         for sys in sorted(SYS_BLOCK.iterdir()):
             if not _SKIP_DISKS.match(sys.name) and _is_disk(sys):
-                found.append(probe_disk(sys.name))
-    return found
+                found.append(probe_disk(sys.name, mounts, swaps))
+    return mark_live_medium(found, booted_live())
 
 
 def _speed(sys: Path) -> int | None:

@@ -11,6 +11,9 @@ ESP_SIZE = 512 * MiB
 SLOT_SIZE = 5 * GiB
 STATE_MIN = 32 * GiB
 DATA_MIN = 50 * GiB
+# The smallest ext4 partition the layout may end with: below it the table or the filesystem
+# cannot be made at all, so no skip_checks can waive it.
+PART_MIN = 16 * MiB
 # GPT headers at both ends plus 1 MiB alignment at the start.
 GPT_OVERHEAD = 2 * MiB
 
@@ -37,6 +40,14 @@ class DiskNeeds:
     def shared_disk_min(self, persistent_size: int) -> int:
         """A disk holding the OS, a state partition of *persistent_size* and Longhorn data."""
         return self.fixed + max(persistent_size, STATE_MIN) + DATA_MIN
+
+    def physical_min(self, persistent_size: int | None) -> int:
+        """The smallest install disk the partition table fits on at all: *persistent_size*
+        given (a shared disk), the state partition and a minimal data partition after it;
+        else a minimal state partition. Below it an install is impossible, not just unwise."""
+        if persistent_size is None:
+            return self.fixed + PART_MIN
+        return self.fixed + persistent_size + PART_MIN
 
 
 NEEDS = DiskNeeds()

@@ -1,7 +1,9 @@
 """Hardware checks of a valid InstallConfig against a Machine, before anything is touched.
 
 Errors stop the install; warnings are shown and the operator (or ``skip_checks``) decides.
-Size minimums come from ``stook_core.layout.NEEDS``; ``skip_checks`` makes them warnings.
+Size minimums come from ``stook_core.layout.NEEDS``; ``skip_checks`` makes them warnings, but
+never a disk the layout cannot fit on, and never a disk in use (the live medium, a mounted or
+held disk, swap): those are errors whatever door the config came from.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from stook_core.config.model import DiskMatch, InstallConfig, NicRef
 from stook_core.diskmatch import DiskMatchError, resolve
 from stook_core.hardware import Disk, Machine, Nic
-from stook_core.layout import DATA_MIN, NEEDS
+from stook_core.layout import DATA_MIN, NEEDS, PART_MIN
 from stook_core.problems import Problem
 from stook_core.units import format_size
 
@@ -27,11 +29,20 @@ class DiskChoice:
     install: Disk
     data: Disk | None = None
     wipe: tuple[Disk, ...] = field(default_factory=tuple)
+    wipe_fields: tuple[str, ...] = field(default=(), compare=False)  # parallel to wipe
 
     @property
     def erased(self) -> list[Disk]:
         """Every disk the install erases, install disk first."""
         return [self.install, *([self.data] if self.data else []), *self.wipe]
+
+    def erased_by_field(self) -> list[tuple[str, Disk]]:
+        """Every erased disk with the config field that chose it."""
+        found = [(f"{P}.install_disk", self.install)]
+        if self.data is not None:
+            found.append((f"{P}.data_disk", self.data))
+        fields = self.wipe_fields or tuple(f"{P}.wipe_disks" for _ in self.wipe)
+        return [*found, *zip(fields, self.wipe, strict=True)]
 
 
 def _problem(
@@ -41,10 +52,14 @@ def _problem(
 
 
 def _resolve(path: str, match: DiskMatch, machine: Machine) -> tuple[Disk | None, list[Problem]]:
+    """The disk *match* selects, refused when it is in use (whatever else the config says)."""
     try:
-        return resolve(match, machine.disks), []
+        disk = resolve(match, machine.disks)
     except DiskMatchError as error:
         return None, [_problem(path, str(error), value=str(match.criteria()))]
+    if disk.busy is not None:
+        return None, [_problem(path, f"{disk.busy}: it can never be erased or installed to")]
+    return disk, []
 
 
 def choose_disks(
@@ -67,6 +82,7 @@ def choose_disks(
                 )
             )
     wipe: list[Disk] = []
+    wipe_fields: list[str] = []
     for index, match in enumerate(spec.wipe_disks):
         disk, found = _resolve(f"{P}.wipe_disks[{index}]", match, machine)
         problems += found
@@ -80,13 +96,35 @@ def choose_disks(
             )
         elif disk.path not in {d.path for d in wipe}:
             wipe.append(disk)
+            wipe_fields.append(f"{P}.wipe_disks[{index}]")
     if install is None or problems:
         return None, problems
-    return DiskChoice(install, data, tuple(wipe)), []
+    return DiskChoice(install, data, tuple(wipe), tuple(wipe_fields)), []
+
+
+def _physical_checks(config: InstallConfig, choice: DiskChoice) -> Iterator[Problem]:
+    """Disks the layout cannot fit on at all: errors even with skip_checks."""
+    shared = choice.data is None
+    need = NEEDS.physical_min(config.install.persistent_size if shared else None)
+    if choice.install.size < need:
+        yield _problem(
+            f"{P}.install_disk",
+            f"{choice.install.path} has {format_size(choice.install.size)}; its partitions "
+            f"need at least {format_size(need)}, which skip_checks cannot waive",
+        )
+    if choice.data is not None and choice.data.size < PART_MIN:
+        yield _problem(
+            f"{P}.data_disk",
+            f"{choice.data.path} has {format_size(choice.data.size)}; a data filesystem needs "
+            f"at least {format_size(PART_MIN)}, which skip_checks cannot waive",
+        )
 
 
 def _size_checks(config: InstallConfig, choice: DiskChoice) -> Iterator[Problem]:
     spec = config.install
+    physical = list(_physical_checks(config, choice))
+    yield from physical
+    impossible = {p.path for p in physical}
     severity = WARNING if spec.skip_checks else ERROR
     hint = "" if spec.skip_checks else " (install.skip_checks: true makes this a warning)"
     if choice.data is None:
@@ -95,26 +133,28 @@ def _size_checks(config: InstallConfig, choice: DiskChoice) -> Iterator[Problem]
     else:
         need = NEEDS.os_disk_min
         what = "the OS and its state"
-    if choice.install.size < need:
+    if choice.install.size < need and f"{P}.install_disk" not in impossible:
         yield _problem(
             f"{P}.install_disk",
             f"{choice.install.path} has {format_size(choice.install.size)}; {what} need at "
             f"least {format_size(need)}{hint}",
             severity=severity,
         )
-    if choice.data is not None and choice.data.size < DATA_MIN:
+    if (
+        choice.data is not None
+        and choice.data.size < DATA_MIN
+        and f"{P}.data_disk" not in impossible
+    ):
         yield _problem(
             f"{P}.data_disk",
             f"{choice.data.path} has {format_size(choice.data.size)}; Longhorn data needs at "
             f"least {format_size(DATA_MIN)}{hint}",
             severity=severity,
         )
-    for disk in choice.erased:
+    for path, disk in choice.erased_by_field():
         if disk.removable:
             yield _problem(
-                f"{P}.install_disk" if disk is choice.install else f"{P}.data_disk",
-                f"{disk.path} is a removable disk (a USB stick?)",
-                severity=WARNING,
+                path, f"{disk.path} is a removable disk (a USB stick?)", severity=WARNING
             )
 
 

@@ -20,8 +20,19 @@ def test_by_serial_wwn_and_path_link() -> None:
 
 
 def test_model_glob_with_size_pick() -> None:
-    assert pick({"model": "ST8000*", "size": "smallest"}) == "/dev/sda"
     assert pick({"model": "Samsung SSD 980*"}) == "/dev/nvme0n1"
+    assert pick({"path": "/dev/nvme*", "size": "smallest"}) == "/dev/nvme0n1"
+    assert pick({"path": "/dev/nvme*", "size": "largest"}) == "/dev/nvme1n1"
+
+
+@pytest.mark.parametrize("size", ["smallest", "largest"])
+def test_a_size_pick_between_equal_disks_is_an_error_naming_both(size: str) -> None:
+    # sda and sdb are both 8 TB: picking one of them would be arbitrary, and the other may hold
+    # what the operator meant to keep.
+    with pytest.raises(DiskMatchError, match=rf"size: {size} ties .*8 TB \(/dev/sda, /dev/sdb\)"):
+        pick({"model": "ST8000*", "size": size})
+    with pytest.raises(DiskMatchError, match=r"ties between 2 disks of 960 GB"):
+        pick("smallest", "busy-disks")
 
 
 def test_largest_skips_the_removable_live_stick() -> None:

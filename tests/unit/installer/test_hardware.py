@@ -8,7 +8,7 @@ from stook_core import hardware
 from stook_core.hardware import Disk, Machine, human_size, load_profile, probe
 from support.install_engine import PROFILES, profile
 
-NAMES = ["one-disk", "os-and-data", "four-nics", "nvme-sata-mix", "no-usable-disk"]
+NAMES = ["one-disk", "os-and-data", "four-nics", "nvme-sata-mix", "no-usable-disk", "busy-disks"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -17,7 +17,7 @@ def test_every_shipped_profile_loads(name: str) -> None:
     assert machine.disks and machine.nics and machine.description
 
 
-def test_shipped_profiles_are_exactly_the_documented_five() -> None:
+def test_shipped_profiles_are_exactly_the_documented_ones() -> None:
     assert sorted(p.stem for p in PROFILES.glob("*.json")) == sorted(NAMES)
 
 
@@ -69,3 +69,85 @@ def test_virtio_serial_is_read_from_the_block_device(
     (sys / "serial").write_text("STOOK-OS\n")
     monkeypatch.setattr(hardware, "SYS_BLOCK", tmp_path)
     assert hardware.probe_disk("vdz", mounts={}).serial == "STOOK-OS"
+
+
+def _fake_disk(root: Path, name: str, dev: str, partitions: dict[str, str]) -> None:
+    """A sysfs block device (a test double of /sys/class/block) with *partitions* name -> dev."""
+    sys = root / name
+    (sys / "holders").mkdir(parents=True)
+    (sys / "size").write_text("62500000\n")
+    (sys / "dev").write_text(f"{dev}\n")
+    for number, (part, part_dev) in enumerate(partitions.items(), 1):
+        child = sys / part
+        (child / "holders").mkdir(parents=True)
+        (child / "partition").write_text(f"{number}\n")
+        (child / "size").write_text("2048\n")
+        (child / "dev").write_text(f"{part_dev}\n")
+
+
+MOUNTINFO = (
+    "22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+    "30 22 259:7 / /run/live/medium ro,noatime shared:9 - iso9660 /dev/sdq1 ro\n"
+    "31 22 0:45 /@home /home\\040dir rw shared:10 - btrfs /dev/sdq2 rw\n"
+)
+
+
+def test_read_mounts_keys_by_number_and_by_source(tmp_path: Path) -> None:
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(MOUNTINFO)
+    mounts = hardware.read_mounts(mountinfo)
+    assert mounts["259:7"] == ["/run/live/medium"]
+    # btrfs reports an anonymous device number: only the source names the partition.
+    assert mounts["/dev/sdq2"] == ["/home dir"]
+
+
+def test_read_swaps_lists_block_devices_only(tmp_path: Path) -> None:
+    swaps = tmp_path / "swaps"
+    swaps.write_text(
+        "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+        "/dev/sdq3                               partition\t8388604\t\t0\t\t-2\n"
+        "/swapfile                               file\t\t1048572\t\t0\t\t-3\n"
+    )
+    assert hardware.read_swaps(swaps) == frozenset({"sdq3"})
+
+
+def test_probe_disk_sees_the_live_medium_mounts_swap_and_holders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "block"
+    _fake_disk(root, "sdq", "8:240", {"sdq1": "259:7", "sdq2": "8:242", "sdq3": "8:243"})
+    (root / "sdq" / "sdq3" / "holders" / "dm-3").mkdir()
+    _fake_disk(root, "sdr", "8:250", {})
+    monkeypatch.setattr(hardware, "SYS_BLOCK", root)
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(MOUNTINFO)
+    mounts = hardware.read_mounts(mountinfo)
+    disk = hardware.probe_disk("sdq", mounts, frozenset({"sdq3"}))
+    assert disk.live_medium
+    assert disk.busy == "/dev/sdq is the live medium the installer booted from"
+    assert disk.in_use == [
+        "the live medium the installer booted from",
+        "/dev/sdq1 mounted at /run/live/medium",
+        "/dev/sdq2 mounted at /home dir",
+        "/dev/sdq3 held by dm-3",
+        "/dev/sdq3 is an active swap area",
+    ]
+    free = hardware.probe_disk("sdr", mounts, frozenset())
+    assert not free.live_medium and free.in_use == [] and free.busy is None
+
+
+def test_a_toram_live_system_still_knows_its_medium() -> None:
+    # live-boot's toram copies the medium to RAM and unmounts it; the Stook ISO is still there.
+    iso = Disk(name="sdz", path="/dev/sdz", size=10**9, fstype="iso9660", fs_label="STOOK_2026_1")
+    other = Disk(name="sdy", path="/dev/sdy", size=10**9, fstype="iso9660", fs_label="DEBIAN")
+    marked = hardware.mark_live_medium([iso, other], live=True)
+    assert [d.live_medium for d in marked] == [True, False]
+    assert hardware.mark_live_medium([iso], live=False) == [iso]
+
+
+def test_booted_live_reads_the_kernel_command_line(tmp_path: Path) -> None:
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_text("BOOT_IMAGE=/live/vmlinuz boot=live components quiet\n")
+    assert hardware.booted_live(cmdline)
+    cmdline.write_text("BOOT_IMAGE=/vmlinuz boot=stook root=UUID=x\n")
+    assert not hardware.booted_live(cmdline)

@@ -1,7 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from stook_core.hardware import Machine
+from stook_core.units import GiB
 from stook_installer.engine.preflight import check_machine, errors
 from support.install_engine import make_config, profile
+
+BUSY_NICS = {"nics": ["eno1", "eno2"]}
 
 
 def test_examples_fit_the_os_and_data_profile() -> None:
@@ -10,20 +18,79 @@ def test_examples_fit_the_os_and_data_profile() -> None:
 
 
 def test_too_small_disk_is_an_error_unless_skip_checks() -> None:
-    machine = profile("no-usable-disk")
-    config = make_config(
-        install_disk="/dev/sda", data_disk=None, persistent_size="32Gi",
-        management_interface={"nics": ["eno1"]},
-    )  # fmt: skip
-    problems = check_machine(config, machine)
+    # 60 GiB holds the partitions (OS, 32 GiB state, some data) but not the 50 GiB Longhorn
+    # minimum: a policy skip_checks may waive.
+    base = profile("no-usable-disk")
+    small = base.disks[0].model_copy(update={"size": 60 * GiB})
+    machine = Machine(disks=[small, *base.disks[1:]], nics=base.nics)
+    shared: dict[str, Any] = {
+        "install_disk": "/dev/sda", "data_disk": None, "persistent_size": "32Gi",
+        "management_interface": {"nics": ["eno1"]},
+    }  # fmt: skip
+    problems = check_machine(make_config(**shared), machine)
     assert [p.path for p in errors(problems)] == ["install.install_disk"]
     assert "skip_checks" in problems[0].message
-    lenient = make_config(
+    skipped = check_machine(make_config(**shared, skip_checks=True), machine)
+    assert errors(skipped) == [] and [p.severity for p in skipped] == ["warning"]
+
+
+def test_skip_checks_never_waives_a_layout_larger_than_the_disk() -> None:
+    # The 16 GB disk cannot hold the OS slots and a 32 GiB state partition at all.
+    config = make_config(
         install_disk="/dev/sda", data_disk=None, persistent_size="32Gi", skip_checks=True,
         management_interface={"nics": ["eno1"]},
     )  # fmt: skip
-    skipped = check_machine(lenient, machine)
-    assert errors(skipped) == [] and [p.severity for p in skipped] == ["warning"]
+    problems = errors(check_machine(config, profile("no-usable-disk")))
+    assert [p.path for p in problems] == ["install.install_disk"]
+    assert "skip_checks cannot waive" in problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("field", "spec", "why"),
+    [
+        ("install_disk", "/dev/sdz", "/dev/sdz is the live medium the installer booted from"),
+        ("install_disk", {"serial": "4C530001230516199999"}, "/dev/sdz is the live medium"),
+        ("install_disk", "/dev/sda", "/dev/sda is in use (/dev/sda1 mounted at /mnt/backup)"),
+        ("install_disk", "/dev/sdb", "/dev/sdb is in use (held by dm-0)"),
+        ("install_disk", "largest", "/dev/nvme0n1 is in use (/dev/nvme0n1p1 is an active swap"),
+        ("data_disk", "/dev/sdz", "/dev/sdz is the live medium the installer booted from"),
+        ("data_disk", "/dev/sdb", "/dev/sdb is in use (held by dm-0)"),
+        ("wipe_disks", ["/dev/sdz"], "/dev/sdz is the live medium the installer booted from"),
+        ("wipe_disks", ["/dev/sda"], "/dev/sda is in use (/dev/sda1 mounted at /mnt/backup)"),
+    ],
+)
+def test_a_disk_in_use_is_never_erased(field: str, spec: Any, why: str) -> None:
+    fields: dict[str, Any] = {
+        "install_disk": "/dev/nvme1n1", "data_disk": None, "persistent_size": "100Gi",
+        "management_interface": BUSY_NICS, field: spec,
+    }  # fmt: skip
+    if field == "data_disk":
+        fields["persistent_size"] = None
+    problems = errors(check_machine(make_config(**fields), profile("busy-disks")))
+    path = f"install.{field}" + ("[0]" if field == "wipe_disks" else "")
+    assert [p.path for p in problems] == [path]
+    assert why in problems[0].message
+
+
+def test_the_free_disk_of_a_busy_machine_is_accepted() -> None:
+    config = make_config(
+        install_disk="/dev/nvme1n1", data_disk=None, persistent_size="100Gi",
+        management_interface=BUSY_NICS,
+    )  # fmt: skip
+    assert check_machine(config, profile("busy-disks")) == []
+
+
+def test_a_removable_wipe_disk_is_warned_about_under_its_own_field() -> None:
+    base = profile("busy-disks")
+    stick = base.disks[-1].model_copy(update={"live_medium": False, "mountpoints": []})
+    machine = Machine(disks=[*base.disks[:-1], stick], nics=base.nics)
+    config = make_config(
+        install_disk="/dev/nvme1n1", data_disk=None, persistent_size="100Gi",
+        wipe_disks=["/dev/sdz"], management_interface=BUSY_NICS,
+    )  # fmt: skip
+    problems = check_machine(config, machine)
+    assert [(p.path, p.severity) for p in problems] == [("install.wipe_disks[0]", "warning")]
+    assert "/dev/sdz is a removable disk" in problems[0].message
 
 
 def test_missing_nic_is_an_error_and_unplugged_a_warning() -> None:

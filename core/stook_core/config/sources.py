@@ -3,33 +3,32 @@
 Order (later wins, mappings merge key by key, lists and scalars are replaced):
   1. ``apiVersion``/``kind`` defaults (so a kernel-command-line-only config is a full document)
   2. a local file (``--config``, or the one baked into the ISO)
-  3. the document at ``config_url`` (``--config-url`` or ``stook.install.config_url=``)
-  4. kernel command line keys ``stook.<path>=<value>``, for example
+  3. the document at ``config_url`` (``--config-url`` or ``stook.install.config_url=``; fetch.py)
+  4. kernel command line keys ``stook.install.<path>=<value>`` (cmdline.py), for example
      ``stook.install.hostname=node1`` -> ``install.hostname``; a repeated key becomes a list.
+
+``--config-url`` wins over a kernel ``config_url`` (the operator typed it on purpose); a kernel
+``config_sha256`` pins only the kernel's own URL, so it is dropped with the URL it pins.
 """
 
 from __future__ import annotations
 
 import logging
-import shlex
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stook_core.config import yamldoc
+from stook_core.config.cmdline import LOADER_KEYS, PREFIX, SOURCE, parse_cmdline
+from stook_core.config.fetch import CA_KEY, SHA256_KEY, Fetcher, Location, redact_url
 from stook_core.config.model import API_VERSION, KIND, InstallConfig
 from stook_core.config.validate import load_document
 from stook_core.problems import ConfigError, Problem
 
 log = logging.getLogger(__name__)
 
-CMDLINE_PREFIX = "stook."
-# Keys that steer the loader rather than being part of the document.
-CONFIG_URL_KEY = "install.config_url"
+__all__ = ["Fetcher", "Location", "Sources", "deep_merge", "parse_cmdline", "parse_yaml"]
 
 
 def parse_yaml(data: bytes | str, source: str) -> dict[str, Any]:
@@ -59,40 +58,6 @@ def read_file(path: Path) -> bytes:
         raise ConfigError([Problem.of("(file)", f"cannot be read: {reason}")], str(path)) from None
 
 
-def parse_cmdline(cmdline: str) -> dict[str, Any]:
-    """``stook.a.b=v`` words of a kernel command line, nested (a repeated key -> list)."""
-    flat: dict[str, Any] = {}
-    for word in shlex.split(cmdline):
-        if not word.startswith(CMDLINE_PREFIX):
-            continue
-        key, sep, value = word[len(CMDLINE_PREFIX) :].partition("=")
-        value = value if sep else "true"
-        if key in flat:
-            previous = flat[key]
-            flat[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            flat[key] = value
-    nested: dict[str, Any] = {}
-    for key, value in flat.items():
-        node = nested
-        *parents, leaf = key.split(".")
-        for part in parents:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(
-                    [
-                        Problem.of(
-                            f"{CMDLINE_PREFIX}{key}",
-                            "conflicts with a shorter key of the same path",
-                        )
-                    ],
-                    "kernel command line",
-                )
-            node = child
-        node[leaf] = value
-    return nested
-
-
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -103,49 +68,18 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-@dataclass
-class Fetcher:
-    """GET a config URL, retrying with exponential back-off (the network may still be coming up)."""
-
-    attempts: int = 10
-    timeout: float = 10.0
-    first_delay: float = 1.0
-    max_delay: float = 30.0
-    sleep: Callable[[float], None] = time.sleep
-    tried: list[str] = field(default_factory=list)
-
-    def __call__(self, url: str) -> str:
-        delay = self.first_delay
-        last_error = ""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                with urllib.request.urlopen(url, timeout=self.timeout) as response:
-                    return str(response.read().decode("utf-8"))
-            except (urllib.error.URLError, TimeoutError, OSError) as error:
-                last_error = str(getattr(error, "reason", error))
-                self.tried.append(last_error)
-                log.warning(
-                    "config_url attempt %d/%d failed: %s", attempt, self.attempts, last_error
-                )
-                if (
-                    isinstance(error, urllib.error.HTTPError)
-                    and 400 <= error.code < 500
-                    and error.code != 429
-                ):
-                    break  # a client error will not heal by waiting
-                if attempt < self.attempts:
-                    self.sleep(delay)
-                    delay = min(delay * 2, self.max_delay)
+def _loader_keys(from_cmdline: dict[str, Any]) -> dict[str, str]:
+    """Take config_url, config_sha256 and config_ca out of the kernel's document."""
+    install = from_cmdline.get("install", {})
+    taken = {key: install.pop(key) for key in sorted(LOADER_KEYS) if key in install}
+    if not install:
+        from_cmdline.pop("install", None)
+    bad = [key for key, value in taken.items() if not isinstance(value, str)]
+    if bad:
         raise ConfigError(
-            [
-                Problem.of(
-                    CONFIG_URL_KEY,
-                    f"could not be fetched after {len(self.tried)} attempt(s): {last_error}",
-                    url,
-                )
-            ],
-            url,
+            [Problem.of(f"{PREFIX}install.{key}", "must be one value") for key in bad], SOURCE
         )
+    return taken
 
 
 @dataclass
@@ -154,23 +88,50 @@ class Sources:
 
     file: Path | None = None
     config_url: str | None = None
-    cmdline: str | None = None
-    fetch: Callable[[str], str] = field(default_factory=Fetcher)
+    cmdline: bytes | str | None = None
+    config_sha256: str | None = None
+    config_ca: Path | None = None
+    fetch: Callable[[Location], bytes] = field(default_factory=Fetcher)
+
+    def location(self, kernel: dict[str, str]) -> Location | None:
+        """The config URL to fetch and how to trust it, flags first (see the module doc)."""
+        kernel_url = kernel.get("config_url")
+        url = self.config_url or kernel_url
+        sha256 = self.config_sha256
+        if sha256 is None and url == kernel_url:
+            sha256 = kernel.get("config_sha256")
+        elif self.config_url and kernel_url and kernel_url != self.config_url:
+            log.warning(
+                "--config-url %s replaces the kernel's config_url %s (and its config_sha256)",
+                redact_url(self.config_url), redact_url(kernel_url),
+            )  # fmt: skip
+        kernel_ca = kernel.get("config_ca")
+        ca = self.config_ca or (Path(kernel_ca) if kernel_ca else None)
+        if url:
+            return Location(url, sha256, ca)
+        unused = [
+            Problem.of(key, "needs a config_url to apply to")
+            for key, given in ((SHA256_KEY, sha256), (CA_KEY, ca))
+            if given is not None
+        ]
+        if unused:
+            raise ConfigError(unused, self.describe())
+        return None
 
     def document(self) -> dict[str, Any]:
         merged: dict[str, Any] = {"apiVersion": API_VERSION, "kind": KIND}
         from_cmdline = parse_cmdline(self.cmdline) if self.cmdline else {}
-        url = self.config_url or from_cmdline.get("install", {}).pop("config_url", None)
+        location = self.location(_loader_keys(from_cmdline))
         if self.file is not None:
             merged = deep_merge(merged, parse_yaml(read_file(self.file), str(self.file)))
-        if url:
-            merged = deep_merge(merged, parse_yaml(self.fetch(url), url))
+        if location is not None:
+            merged = deep_merge(merged, parse_yaml(self.fetch(location), redact_url(location.url)))
         return deep_merge(merged, from_cmdline)
 
     def describe(self) -> str:
         parts = [str(self.file)] if self.file else []
-        parts += [self.config_url] if self.config_url else []
-        parts += ["kernel command line"] if self.cmdline else []
+        parts += [redact_url(self.config_url)] if self.config_url else []
+        parts += [SOURCE] if self.cmdline else []
         return " + ".join(parts) or "defaults"
 
     def load(self) -> InstallConfig:

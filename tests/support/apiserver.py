@@ -7,7 +7,10 @@ tools/k8s/apiserver/go.mod with the machine's Go once and caches them under ~/.c
 the API server then say they cannot run).
 
 Authentication is by client certificates signed by a throw-away CA (user ``stook-test-admin`` in
-group ``system:masters``); authorization is RBAC, as in a real cluster. There is no
+group ``system:masters``; ``node_kubeconfig`` signs a node's own, ``system:node:<n>`` in
+``system:nodes``, as RKE2's kubelet has) and service-account tokens; authorization is
+``Node,RBAC`` with the NodeRestriction admission plugin, as in RKE2. ValidatingAdmissionPolicy
+is on (GA since 1.30). There is no
 controller-manager (no garbage collection, no namespace finalization) and no kubelet.
 """
 
@@ -209,7 +212,8 @@ class KubeCluster:
                 "--service-cluster-ip-range=10.0.0.0/24",
                 "--allow-privileged=true",
                 "--disable-admission-plugins=ServiceAccount",
-                "--authorization-mode=RBAC",
+                "--enable-admission-plugins=NodeRestriction",
+                "--authorization-mode=Node,RBAC",
                 "--service-account-issuer=https://kubernetes.default.svc",
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
@@ -249,6 +253,20 @@ class KubeCluster:
         sign(pki, name, subject, "extendedKeyUsage=clientAuth")
         path = self.workdir / f"kubeconfig-{name}"
         write_kubeconfig(path, self.server, pki, name)
+        return path
+
+    def node_kubeconfig(self, node: str) -> Path:
+        """A node's own credentials: CN=system:node:<node>, O=system:nodes (RKE2's kubelet)."""
+        return self.kubeconfig_for(f"system:node:{node}", ("system:nodes",))
+
+    def token_kubeconfig(self, name: str, token: str) -> Path:
+        """A kubeconfig that authenticates with a bearer token (e.g. a ServiceAccount's)."""
+        assert self.workdir is not None
+        path = self.workdir / f"kubeconfig-token-{name}"
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        config["users"] = [{"name": name, "user": {"token": token}}]
+        config["contexts"][0]["context"]["user"] = name
+        path.write_text(yaml.safe_dump(config))
         return path
 
     # -- etcd ------------------------------------------------------------------------------

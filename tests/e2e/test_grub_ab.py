@@ -2,10 +2,12 @@
 boot environments boot it in QEMU (SeaBIOS, and OVMF) until GRUB has chosen a slot and starts
 loading its kernel, read the environment back from the ESP and compare it with
 stook_core.boot's model (store.EnvStore.load picks the copy, slots.grub_pick the slot and
-the saved environment)."""
+the saved environment). And a disk whose install failed before its last step: GRUB shows the
+"install incomplete" notice and leaves for the next boot device without loading a slot."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +19,9 @@ from stook_core.boot import grubcfg, grubenv, slots
 from stook_core.boot.slots import BootEnv, SlotState
 from stook_core.boot.store import COPIES, GRUB_DIR, LOCK_VAR, EnvStore
 from stook_core.config.validate import load_document
-from stook_installer.engine import install
+from stook_installer.engine import InstallFailed, build_plan, execute, grub, install
+from stook_installer.engine.nodefile import NodeFile
+from stook_installer.engine.plan import WriteState
 from support.esp import Esp, partition_offset, stage
 from support.install_engine import IMAGE_VERSION, build_image, document, loop_disks, loop_machine
 from support.qemu import OVMF_CODE, Firmware, Machine
@@ -163,3 +167,30 @@ def test_grub_boots_a_good_slot_when_it_cannot_count_the_attempt(
     # Userspace reads the same copy 2 (copy 1 is locked now) and sees GRUB did not record a boot.
     loaded = stage(after, tmp_path / "after").load(validate=BootEnv.from_grubenv)
     assert loaded.copy == 2 and BootEnv.from_grubenv(loaded.env) == env
+
+
+def test_grub_boots_no_slot_from_a_disk_whose_install_failed(tmp_path: Path) -> None:
+    """The engine's install fails in its write-state step (a file that cannot be written):
+    GRUB (SeaBIOS) shows the install-incomplete notice, loads no slot and, after the menu
+    timeout, leaves for the next boot device."""
+    require_root()
+    require_commands(*TOOLS)
+    image = build_image(tmp_path)
+    with loop_disks(tmp_path, [50 * GiB, 60 * GiB]) as (os_disk, data_disk):
+        config = document(install_disk={"path": os_disk}, data_disk={"path": data_disk})
+        machine = loop_machine([os_disk, data_disk])
+        # Its own work folder: another install (another test run) may share /run/stook-installer.
+        plan = build_plan(load_document(config), machine, image, workdir=tmp_path / "work")
+        broken = NodeFile("/etc/hostname/cannot-be-a-folder", "x")
+        steps = tuple(
+            dataclasses.replace(s, files=(*s.files, broken)) if isinstance(s, WriteState) else s
+            for s in plan.steps
+        )
+        with pytest.raises(InstallFailed, match="step write-state failed"):
+            execute(dataclasses.replace(plan, steps=steps), print, dry_run=False)
+    log = tmp_path / "serial.log"
+    leaving = "Stook: leaving GRUB for the next boot device"
+    seconds = BOOT_SECONDS + grub.INCOMPLETE_SECONDS
+    text = Machine(tmp_path / "disk0.img", tmp_path, "bios").boot_until(leaving, log, seconds)
+    assert grub.INCOMPLETE_MARKER in text
+    assert grubcfg.MARKER not in text and CHOSE.search(text) is None

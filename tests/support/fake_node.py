@@ -1,5 +1,6 @@
 """A node's boot view as files under tmp_path (the test double of the stook-os unit tests): a
-directory standing in for the ESP, a fake /proc/cmdline and a fake /etc/os-release."""
+directory standing in for the ESP, a fake /proc/cmdline, a fake /etc/os-release and the lock
+file stook-os's writers share."""
 
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ class FakeNode:
         self.cmdline.write_text(cmdline + "\n")
         self.os_release = tmp_path / "fake_os_release"
         self.os_release.write_text(f'NAME="Stook OS"\nVERSION="{version}"\n')
+        self.lock = tmp_path / "stook-os.lock"
 
     def run(self, *args: str) -> int:
-        paths = ("--esp", str(self.esp), "--cmdline", str(self.cmdline))
+        paths = ("--esp", str(self.esp), "--cmdline", str(self.cmdline), "--lock", str(self.lock))
         return cli.main([*paths, "--os-release", str(self.os_release), *args])
 
     def env(self) -> slots.BootEnv:

@@ -94,7 +94,7 @@ def build_image(folder: Path) -> Path:
         data = host.read_bytes() if host.is_file() else bytes(range(256)) * (size // 256)
         (root / "boot" / name).write_bytes(data)
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
-    (root / "etc" / "group").write_text("root:x:0:\nsudo:x:27:\n")
+    (root / "etc" / "group").write_text("root:x:0:\nsudo:x:27:\nshadow:x:42:\n")
     (root / "etc" / "os-release").write_text(f'NAME="Stook OS"\nVERSION="{IMAGE_VERSION}"\n')
     image = folder / "os.squashfs"
     subprocess.run(

@@ -16,7 +16,6 @@ from stook_core.boot.slots import BootEnv, Slot, parse_slot
 from stook_core.layout import LABEL_SLOT_A, LABEL_SLOT_B
 
 PROC_CMDLINE = Path("/proc/cmdline")
-OS_RELEASE = Path("/etc/os-release")
 SLOT_LABELS: dict[Slot, str] = {"A": LABEL_SLOT_A, "B": LABEL_SLOT_B}
 
 
@@ -44,36 +43,6 @@ def parse_cmdline(text: str) -> Cmdline:
 
 def read_cmdline(path: Path = PROC_CMDLINE) -> Cmdline:
     return parse_cmdline(path.read_text())
-
-
-def parse_os_release(text: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, raw = line.partition("=")
-        try:
-            words = shlex.split(raw)
-        except ValueError:
-            continue
-        values[key] = words[0] if words else ""
-    return values
-
-
-def os_release_version(values: dict[str, str]) -> str | None:
-    """VERSION (VERSION_ID when VERSION is missing); None when unknown. The installer records
-    the same field of the image into <S>_VERSION."""
-    return values.get("VERSION") or values.get("VERSION_ID") or None
-
-
-def read_os_version(path: Path = OS_RELEASE) -> str | None:
-    """The running OS's version (os_release_version); None when unknown."""
-    try:
-        values = parse_os_release(path.read_text())
-    except OSError:
-        return None
-    return os_release_version(values)
 
 
 def mismatches(env: BootEnv, cmdline: Cmdline, os_version: str | None) -> list[str]:

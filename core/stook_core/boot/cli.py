@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from stook_core import osimage
+from stook_core import osimage, osrelease
 from stook_core.boot import booted as booted_mod
-from stook_core.boot import slots, store, writeslot
+from stook_core.boot import lock, slots, store, writeslot
 
 ESP = Path("/boot/efi")
 EXIT_OK = 0
@@ -41,7 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stook-os", description="Stook OS A/B slots")
     parser.add_argument("--esp", type=Path, default=ESP, help="where the ESP is mounted")
     parser.add_argument("--cmdline", type=Path, default=booted_mod.PROC_CMDLINE)
-    parser.add_argument("--os-release", type=Path, default=booted_mod.OS_RELEASE)
+    parser.add_argument("--os-release", type=Path, default=osrelease.OS_RELEASE)
+    parser.add_argument(
+        "--lock", type=Path, default=lock.LOCK, help="the lock set-next/mark-good/write-slot share"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     status = sub.add_parser("status", help="booted slot, versions, counters, fallback")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -63,7 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     write.add_argument(
         "--attempts", type=int, default=slots.DEFAULT_ATTEMPTS, help="boot attempts (1..9)"
     )
-    write.add_argument("--device", help="the passive slot's partition (default: found by label)")
+    write.add_argument(
+        "--device",
+        help="the passive slot's partition (default: found by label); refused unless it is "
+        "that partition",
+    )
     return parser
 
 
@@ -84,7 +91,7 @@ class Node:
             self.cmdline = booted_mod.read_cmdline(cmdline)
         except OSError as error:
             raise Refused(f"cannot read the kernel command line: {error}", EXIT_ERROR) from error
-        self.os_version = booted_mod.read_os_version(os_release)
+        self.os_version = osrelease.read_os_version(os_release)
         self.problems = booted_mod.mismatches(self.env, self.cmdline, self.os_version)
 
     def require_match(self, action: str) -> slots.Slot:
@@ -161,7 +168,8 @@ def _write_slot(node: Node, args: argparse.Namespace) -> int:
     booted = node.require_match("write the passive slot")
     target = slots.other(booted)
     try:
-        device = args.device or writeslot.slot_device(args.esp, target)
+        disk = writeslot.esp_disk(args.esp)
+        device = writeslot.target_device(disk, args.esp, target, args.device)
         request = writeslot.Request(
             image=args.image,
             booted=booted,
@@ -174,8 +182,7 @@ def _write_slot(node: Node, args: argparse.Namespace) -> int:
         slot_size = osimage.image_size(Path(device))
         if slot_size is None:
             raise writeslot.WriteSlotError(f"cannot open the slot partition {device}")
-        with writeslot.exclusive():
-            env = writeslot.write(request, node.env, node.save, slot_size, say=_say)
+        env = writeslot.write(request, node.env, node.save, slot_size, say=_say)
     except (writeslot.WriteSlotError, ValueError, OSError) as error:
         raise Refused(str(error), EXIT_ERROR) from None
     version = env.slot(target).version
@@ -190,7 +197,21 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
+WRITERS = ("set-next", "mark-good", "write-slot")  # share lock.LOCK
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command not in WRITERS:
+        return _run(args)
+    try:
+        with lock.hold(args.lock, args.command):
+            return _run(args)
+    except lock.LockHeldError as error:
+        raise Refused(str(error), EXIT_ERROR) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command; a writer holds the lock from before it reads the environment."""
     node = Node(args.esp, args.cmdline, args.os_release)
     if args.command == "status":
         data = _status_data(node)

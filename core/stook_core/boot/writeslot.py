@@ -3,20 +3,25 @@
 The order makes every interruption safe (docs/ab-boot.md "Writing the passive slot"):
 
 1. refuse unless the running system matches the boot environment, the booted slot is marked
-   good (writing the other slot of a node on trial would destroy its fallback), and the image
-   is a squashfs that fits, carries an OS version and (optionally) has the expected SHA-256;
+   good (writing the other slot of a node on trial would destroy its fallback), the target is
+   the passive slot's partition on the disk of the mounted ESP (``target_device``, also when
+   the caller names it), and the image is a squashfs that fits, carries an OS version and
+   (optionally) has the expected SHA-256;
 2. invalidate the target slot in both environment copies *before* its first byte changes, so a
    power cut anywhere below leaves GRUB booting the running slot;
-3. copy with progress, fsync, drop the cached pages and compare what the disk returns;
+3. copy with progress, fsync, and compare what the disk returns (read with O_DIRECT) with what
+   was read from the image and, when given, with the expected SHA-256;
 4. record the version and, unless told not to, set the slot to be tried next (set_next).
+
+The caller holds stook_core.boot.lock for all of it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
+import os
+import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +29,7 @@ from stook_core import hardware, osimage
 from stook_core.boot import slots
 from stook_core.boot.booted import SLOT_LABELS
 
-LOCK = Path("/run/stook/write-slot.lock")
+MOUNTINFO = Path("/proc/self/mountinfo")
 Say = Callable[[str], None]
 
 
@@ -47,23 +52,47 @@ class Request:
         return slots.other(self.booted)
 
 
-def slot_device(esp: Path, slot: slots.Slot, mountinfo: Path = Path("/proc/self/mountinfo")) -> str:
-    """The partition named STOOK_<slot> on the disk whose ESP is mounted at *esp*: the slot
-    that ESP's GRUB boots (another disk may carry a stale Stook install with the same labels)."""
+def esp_disk(esp: Path, mountinfo: Path = MOUNTINFO) -> hardware.Disk:
+    """The disk holding the partition mounted at *esp*: the disk whose slots that ESP's GRUB
+    boots (another disk may carry a stale Stook install with the same labels)."""
     mounts = hardware.read_mounts(mountinfo)
     esp_dev = next((dev for dev, points in mounts.items() if str(esp) in points), None)
     if esp_dev is None:
         raise WriteSlotError(f"nothing is mounted at {esp}: the ESP (boot-efi.mount) is needed")
     part = Path(f"/sys/dev/block/{esp_dev}").resolve()
-    disk = hardware.probe_disk(part.parent.name, mounts)
+    return hardware.probe_disk(part.parent.name, mounts)
+
+
+def _same_device(one: str, other: str) -> bool:
+    if os.path.realpath(one) == os.path.realpath(other):
+        return True
+    try:
+        first, second = Path(one).stat(), Path(other).stat()
+    except OSError:
+        return False
+    return stat.S_ISBLK(first.st_mode) and first.st_rdev == second.st_rdev
+
+
+def target_device(disk: hardware.Disk, esp: Path, slot: slots.Slot, given: str | None) -> str:
+    """The partition named STOOK_<slot> on *disk* (the disk of the ESP at *esp*), refused
+    when it is mounted or held; *given* (``--device``) must name that same partition."""
     label = SLOT_LABELS[slot]
-    for partition in disk.partitions:
-        if partition.label == label:
-            if partition.mountpoints:
-                mounted = ", ".join(partition.mountpoints)
-                raise WriteSlotError(f"{partition.path} ({label}) is mounted at {mounted}")
-            return partition.path
-    raise WriteSlotError(f"no partition named {label} on {disk.path} (the disk of {esp})")
+    partition = next((p for p in disk.partitions if p.label == label), None)
+    if partition is None:
+        raise WriteSlotError(f"no partition named {label} on {disk.path} (the disk of {esp})")
+    if given is not None and not _same_device(given, partition.path):
+        raise WriteSlotError(
+            f"--device {given} is not the passive slot: slot {slot} is {partition.path} "
+            f"({label} on {disk.path}, the disk of the ESP at {esp}); leave --device out or "
+            "name that partition"
+        )
+    if partition.mountpoints:
+        mounted = ", ".join(partition.mountpoints)
+        raise WriteSlotError(f"{partition.path} ({label}) is mounted at {mounted}")
+    if partition.holders:
+        held = ", ".join(partition.holders)
+        raise WriteSlotError(f"{partition.path} ({label}) is in use by {held}")
+    return partition.path
 
 
 def check_request(request: Request, env: slots.BootEnv, slot_size: int) -> str:
@@ -102,19 +131,6 @@ def check_request(request: Request, env: slots.BootEnv, slot_size: int) -> str:
     return version
 
 
-@contextlib.contextmanager
-def exclusive(lock: Path | None = None) -> Iterator[None]:
-    """One writer per node: a second write-slot would interleave two images."""
-    lock = lock or LOCK
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise WriteSlotError(f"another stook-os write-slot is running ({lock})") from None
-        yield
-
-
 def progress_printer(say: Say, step: float = 0.05, seconds: float = 5.0) -> osimage.Progress:
     """Progress lines every *step* of the image or every *seconds*, whichever comes first."""
     last = {"fraction": -1.0, "time": 0.0}
@@ -143,7 +159,7 @@ def write(
     say(f"slot {target} invalidated in the boot environment ({request.device})")
     try:
         copied = osimage.copy_image(request.image, request.device, progress_printer(say))
-        readback = osimage.sha256_prefix(Path(request.device), copied.length, from_medium=True)
+        readback = osimage.read_back_sha256(request.device, copied.length)
     except OSError as error:
         raise WriteSlotError(
             f"writing {request.image} to {request.device} failed: {error}. Slot {target} stays "
@@ -153,6 +169,12 @@ def write(
         raise WriteSlotError(
             f"{request.device}: the bytes read back differ from {request.image}: the disk may be "
             f"failing (smartctl -a). Slot {target} stays invalid"
+        )
+    if request.sha256 and readback != request.sha256.lower():
+        raise WriteSlotError(
+            f"{request.device}: what was written has SHA-256 {readback}, not the expected "
+            f"{request.sha256}: {request.image} changed after it was checked (still being "
+            f"downloaded or replaced?). Slot {target} stays invalid; run write-slot again"
         )
     say(
         f"slot {target}: {copied.length >> 20} MiB written and read back "

@@ -61,7 +61,8 @@ class WaitForDevices:
 
 @dataclass(frozen=True)
 class CopyImage:
-    """Copy *source* onto *device* in large blocks, reporting progress, then fsync."""
+    """Copy *source* onto *device* in large blocks (O_DIRECT), reporting progress, then fsync;
+    the SHA-256 of what was read is kept for VerifyImage."""
 
     source: Path
     device: str
@@ -70,12 +71,13 @@ class CopyImage:
         return (self.device,)
 
     def describe(self) -> list[str]:
-        return [f"copy {self.source} -> {self.device} (4 MiB blocks, fsync)"]
+        return [f"copy {self.source} -> {self.device} (8 MiB direct writes, fsync)"]
 
 
 @dataclass(frozen=True)
 class VerifyImage:
-    """Read the written bytes back and compare their SHA-256 with the image's."""
+    """Read the written bytes back from the device (O_DIRECT, once) and compare their SHA-256
+    with that of the bytes CopyImage read from the image."""
 
     source: Path
     device: str
@@ -84,7 +86,7 @@ class VerifyImage:
         return ()
 
     def describe(self) -> list[str]:
-        return [f"verify {self.device} against {self.source} (sha256 of the image's length)"]
+        return [f"verify {self.device} against {self.source} (direct read-back, sha256)"]
 
 
 @dataclass(frozen=True)

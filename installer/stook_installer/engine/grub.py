@@ -4,8 +4,10 @@ The A/B logic is not here: the slot choice (grub.cfg fragment), the boot environ
 its on-disk form (two locked copies) all come from ``stook_core.boot`` (docs/ab-boot.md), the
 same code the node's ``stook-os`` and the upgrade controller use. This module adds what only an
 install needs: the modules built into the GRUB images, the early config that finds this
-install's ESP, the grub.cfg around the slot choice (console, timeout) and the initial
-environment files.
+install's ESP, the grub.cfg around the slot choice (console, timeout), the initial
+environment files, and the "install incomplete" grub.cfg that the ESP carries until the
+install's last step (plan.ArmBoot) replaces it: a disk whose install stopped part way (an error,
+a power cut) never boots as a node.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ MODULES = tuple(
         (
             *grubcfg.GRUB_MODULES,
             "ext2", "search", "search_fs_uuid", "configfile", "reboot", "halt", "all_video",
-            "boot", "serial", "terminal",
+            "boot", "serial", "terminal", "minicmd",
         )
     )
 )  # fmt: skip
 TARGET_MODULES = {"i386-pc": ("biosdisk",), "x86_64-efi": ()}
 PANIC_SECONDS = 5
 MENU_SECONDS = 3
+INCOMPLETE_SECONDS = 30  # long enough to read the notice; then the next boot device
+INCOMPLETE_MARKER = "Stook: INSTALL INCOMPLETE"  # echoed to both consoles by incomplete_cfg
 # Appended to the kernel command line after what the slot choice puts there. boot=stook selects
 # the image's initramfs-tools script (iso-build/overlay/usr/share/initramfs-tools/scripts/stook):
 # slot read-only as /, /etc overlay and binds from the state partition.
@@ -52,6 +56,41 @@ def early_cfg(esp_volume_id: str) -> str:
     )
 
 
+def _console_header(timeout: int) -> str:
+    return (
+        f"set timeout={timeout}\n"
+        "serial --unit=0 --speed=115200\n"
+        "terminal_input console serial\n"
+        "terminal_output console serial\n"
+    )
+
+
+def incomplete_cfg() -> str:
+    """grub.cfg while the install runs: no slot is booted. The notice goes to the screen and
+    the serial console; by default GRUB then exits, which makes the firmware try its next boot
+    device (BIOS: int 18h; UEFI: the next boot option), so the install medium or PXE comes
+    back and the install can simply be run again."""
+    notice = (
+        f"{INCOMPLETE_MARKER}: the Stook install of this disk did not finish "
+        "(it failed or the power went); no OS slot is booted."
+    )
+    return (
+        "# Written by the Stook installer while it installs (docs/install-engine.md): the last\n"
+        "# step replaces this file with the A/B boot configuration.\n"
+        + _console_header(INCOMPLETE_SECONDS)
+        + f'echo "{notice}"\n'
+        'echo "Run the Stook installer again from the install medium or the network."\n'
+        "set default=next\n"
+        'menuentry "Install incomplete: boot the next device (install medium, network)" '
+        "--id next {\n"
+        '  echo "Stook: leaving GRUB for the next boot device"\n'
+        "  exit\n"
+        "}\n"
+        'menuentry "Install incomplete: reboot" --id reboot {\n  reboot\n}\n'
+        'menuentry "Install incomplete: power off" --id halt {\n  halt\n}\n'
+    )
+
+
 def grub_cfg(state_uuid: str, kernel_args: str = "") -> str:
     """grub.cfg on the ESP: serial + screen console, then stook_core's slot choice."""
     args = f"stook.state=UUID={state_uuid} {KERNEL_ARGS}" + (
@@ -59,10 +98,8 @@ def grub_cfg(state_uuid: str, kernel_args: str = "") -> str:
     )
     return (
         "# Written by the Stook installer (docs/install-engine.md, docs/ab-boot.md).\n"
-        f"set timeout={MENU_SECONDS}\n"
-        "serial --unit=0 --speed=115200\n"
-        "terminal_input console serial\n"
-        "terminal_output console serial\n" + grubcfg.slot_choice(args, panic=PANIC_SECONDS)
+        + _console_header(MENU_SECONDS)
+        + grubcfg.slot_choice(args, panic=PANIC_SECONDS)
     )
 
 

@@ -15,7 +15,8 @@ DEFAULT_IMAGE = Path("/run/live/medium/live/filesystem.squashfs")
 
 
 def read_accounts(image: Path) -> Accounts:
-    """/etc/passwd, shadow and group of the image; the minimal set for parts it lacks."""
+    """/etc/passwd, shadow, group and gshadow of the image; the minimal set for parts it lacks
+    (gshadow: derived from group)."""
     fallback = Accounts()
     if image_size(image) is None:
         return fallback
@@ -23,4 +24,5 @@ def read_accounts(image: Path) -> Accounts:
         passwd=cat_member(image, "etc/passwd") or fallback.passwd,
         shadow=cat_member(image, "etc/shadow") or fallback.shadow,
         group=cat_member(image, "etc/group") or fallback.group,
+        gshadow=cat_member(image, "etc/gshadow") or "",
     )

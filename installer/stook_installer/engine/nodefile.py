@@ -21,6 +21,11 @@ class NodeFile:
     link_to: str | None = None
     directory: bool = False
     owner: int = 0
+    group: int | None = None  # gid; None = the owner's
+
+    @property
+    def gid(self) -> int:
+        return self.owner if self.group is None else self.group
 
     def __post_init__(self) -> None:
         if not PurePosixPath(self.path).is_absolute() or ".." in PurePosixPath(self.path).parts:
@@ -42,6 +47,8 @@ class NodeFile:
         if self.link_to is not None:
             return f"symlink {self.path} -> {self.link_to}"
         owner = f", owner {self.owner}" if self.owner else ""
+        if self.gid != self.owner:
+            owner += f", group {self.gid}"
         if self.directory:
             return f"mkdir {self.path} (mode {self.mode:04o}{owner})"
         secret = ", secrets redacted" if self.secrets else ""

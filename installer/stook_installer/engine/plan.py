@@ -3,8 +3,11 @@
 Building a plan touches nothing (it may read the OS image); ``Plan.describe()`` is what
 --dry-run prints. Steps, in order: wipe every erased disk, partition the install disk (GPT,
 layout of docs/install-engine.md), make the filesystems, write the image to slot A and verify
-it, install GRUB for BIOS and UEFI on the ESP, and write the node's files into the state
-partition. A secret never appears in a step's description.
+it, install GRUB for BIOS and UEFI on the ESP (with an "install incomplete" grub.cfg), write the
+node's files into the state partition, and last arm the boot: the boot environment and the
+A/B grub.cfg. Until that last step the disk boots no slot, so an install that fails or loses
+power part way never comes up as a half-configured node. A secret never appears in a step's
+description.
 """
 
 from __future__ import annotations
@@ -182,11 +185,18 @@ class WriteImage:
         return [CopyImage(self.image, self.device), VerifyImage(self.image, self.device)]
 
 
+def mcopy(esp: str, sources: tuple[Path, ...], target: str) -> Run:
+    """Copy local files or folders onto the FAT at *esp* with mtools (no mount needed)."""
+    return Run(
+        ("env", "MTOOLS_SKIP_CHECK=1", "mcopy", "-s", "-o", "-i", esp, *map(str, sources), target)
+    )
+
+
 @dataclass(frozen=True)
 class InstallBootloader:
     """GRUB for UEFI (EFI/BOOT/BOOTX64.EFI) and BIOS (boot code in the MBR, core.img in the
-    BIOS boot partition), both finding the ESP by its volume id; grub.cfg and the boot
-    environment (stook_core.boot: two copies + locks) on the ESP.
+    BIOS boot partition), both finding the ESP by its volume id, and the "install incomplete"
+    grub.cfg (grub.incomplete_cfg): GRUB boots no slot until ArmBoot.
 
     Built in *stage* with grub-mkimage, BIOS code embedded by biosboot.py, files copied onto
     the ESP with mtools, so no FAT mount is needed (see docs/install-engine.md)."""
@@ -195,7 +205,6 @@ class InstallBootloader:
     esp: str
     esp_volume_id: str
     stage: Path
-    files: tuple[NodeFile, ...] = field(repr=False)  # grub.cfg and the environment, ESP paths
 
     name = "install-grub"
 
@@ -216,10 +225,11 @@ class InstallBootloader:
         esp = self.stage / "esp"
         bios = self.stage / "i386-pc"
         early = NodeFile("/early.cfg", grub.early_cfg(self.esp_volume_id))
+        incomplete = NodeFile(f"{grub.GRUB_DIR}/grub.cfg", grub.incomplete_cfg())
         return [
             Run(("rm", "-rf", str(self.stage))),
             WriteFiles(self.stage, (early,)),
-            WriteFiles(esp, self.files),
+            WriteFiles(esp, (incomplete,)),
             Run(("mkdir", "-p", str(esp / "EFI" / "BOOT"), str(bios))),
             self._mkimage("x86_64-efi", esp / "EFI" / "BOOT" / "BOOTX64.EFI"),
             self._mkimage("i386-pc", bios / "core.img"),
@@ -227,20 +237,9 @@ class InstallBootloader:
             InstallBiosBoot(
                 self.disk.path, self.disk.partition_path(1), bios / "boot.img", bios / "core.img"
             ),
-            Run(
-                (
-                    "env", "MTOOLS_SKIP_CHECK=1", "mcopy", "-s", "-o", "-i", self.esp,
-                    str(esp / "EFI"), str(esp / "boot"), "::/",
-                )
-            ),
+            mcopy(self.esp, (esp / "EFI", esp / "boot"), "::/"),
+            Run(("sync", self.esp)),
         ]  # fmt: skip
-
-
-def esp_files(state_uuid: str, os_version: str) -> tuple[NodeFile, ...]:
-    """grub.cfg and the initial boot environment (slot A on trial holding *os_version*)."""
-    cfg = NodeFile(f"{grub.GRUB_DIR}/grub.cfg", grub.grub_cfg(state_uuid))
-    env = (NodeFile(f"/{path}", block) for path, block in grub.env_files(os_version).items())
-    return (cfg, *env)
 
 
 @dataclass(frozen=True)
@@ -263,7 +262,47 @@ class WriteState:
         ]
 
 
-Step = WipeDisk | PartitionDisk | MakeFilesystem | WriteImage | InstallBootloader | WriteState
+@dataclass(frozen=True)
+class ArmBoot:
+    """The last step: the initial boot environment (slot A on trial holding *os_version*,
+    stook_core.boot: two copies + locks), then the A/B grub.cfg over the "install incomplete"
+    one, each flushed to the disk before the next. A power cut before the second copy is
+    complete leaves the incomplete grub.cfg (or, mid-write, a truncated one whose menu entry,
+    the file's last lines, is missing): GRUB boots no slot."""
+
+    esp: str
+    stage: Path
+    state_uuid: str
+    os_version: str
+
+    name = "arm-boot"
+
+    @property
+    def title(self) -> str:
+        return f"make the disk bootable: boot environment and A/B grub.cfg on the ESP ({self.esp})"
+
+    def actions(self) -> list[Action]:
+        env = tuple(
+            NodeFile(f"/{path}", block) for path, block in grub.env_files(self.os_version).items()
+        )
+        cfg = NodeFile(f"{grub.GRUB_DIR}/grub.cfg", grub.grub_cfg(self.state_uuid))
+        local = self.stage / grub.GRUB_DIR.lstrip("/")
+        return [
+            Run(("rm", "-rf", str(self.stage))),
+            WriteFiles(self.stage, (*env, cfg)),
+            mcopy(
+                self.esp, tuple(self.stage / f.path.lstrip("/") for f in env), f"::{grub.GRUB_DIR}/"
+            ),
+            Run(("sync", self.esp)),
+            mcopy(self.esp, (local / "grub.cfg",), f"::{grub.GRUB_DIR}/grub.cfg"),
+            Run(("sync", self.esp)),
+        ]
+
+
+Step = (
+    WipeDisk | PartitionDisk | MakeFilesystem | WriteImage | InstallBootloader | WriteState
+    | ArmBoot
+)  # fmt: skip
 
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -384,14 +423,13 @@ def build_plan(
         MakeFilesystem(part[LABEL_STATE], "ext4", LABEL_STATE, state_uuid),
         MakeFilesystem(data_device, "ext4", LABEL_DATA, data_uuid),
         WriteImage(image, part[LABEL_SLOT_A]),
-        InstallBootloader(
-            disk, part[LABEL_ESP], esp_id, workdir / "grub", esp_files(state_uuid, os_version)
-        ),
+        InstallBootloader(disk, part[LABEL_ESP], esp_id, workdir / "grub"),
         WriteState(
             part[LABEL_STATE],
             workdir / "state",
             node_files(config, machine, read_accounts(image), data_uuid),
         ),
+        ArmBoot(part[LABEL_ESP], workdir / "arm", state_uuid, os_version),  # always last
     ]
     warnings = tuple(p for p in problems if p.severity != "error")
     return Plan(config, machine, image, choice, tuple(steps), warnings)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from stook_core.osimage import Progress, copy_image, sha256_prefix
+from stook_core.osimage import Copied, Progress, copy_image, read_back_sha256, sha256_prefix
 from stook_installer.engine import biosboot
 from stook_installer.engine.actions import (
     Action,
@@ -116,13 +116,14 @@ def write_files(root: Path, files: tuple[NodeFile, ...]) -> None:
             with os.fdopen(fd, "wb") as stream:
                 stream.write(node_file.data)
         target.chmod(node_file.mode)
-        os.chown(target, node_file.owner, node_file.owner)
+        os.chown(target, node_file.owner, node_file.gid)
 
 
 class _Execution:
     def __init__(self, plan: Plan, sink: EventSink) -> None:
         self.plan, self.sink = plan, sink
         self.mounted: list[Path] = []
+        self.copied: dict[str, Copied] = {}  # device -> what CopyImage read and wrote
 
     def action(self, step: Step, action: Action, progress: Progress) -> None:
         check_devices(self.plan, step, action)
@@ -148,15 +149,17 @@ class _Execution:
 
     def _copy(self, step: Step, action: CopyImage, progress: Progress) -> None:
         try:
-            copy_image(action.source, action.device, progress)
+            self.copied[action.device] = copy_image(action.source, action.device, progress)
         except OSError as error:
             raise InstallFailed(step.name, action.describe()[0], str(error)) from None
 
     def _verify(self, step: Step, action: VerifyImage) -> None:
         try:
-            length = action.source.stat().st_size
-            expected = sha256_prefix(action.source, length)
-            same = expected == sha256_prefix(Path(action.device), length, from_medium=True)
+            copied = self.copied.get(action.device)
+            if copied is None:  # no copy in this run: hash the image itself
+                length = action.source.stat().st_size
+                copied = Copied(length, sha256_prefix(action.source, length))
+            same = copied.sha256 == read_back_sha256(action.device, copied.length)
         except OSError as error:
             raise InstallFailed(step.name, action.describe()[0], str(error)) from None
         if not same:

@@ -1,8 +1,10 @@
 """Real installs onto sparse disk images on loop devices (root): partitions, filesystems,
-labels, GRUB for BIOS and UEFI, the node's files, reruns, and untouched disks on refusal."""
+labels, GRUB for BIOS and UEFI, the node's files, reruns, untouched disks on refusal, and a
+disk whose install failed part way that boots no slot."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import subprocess
@@ -13,14 +15,17 @@ from typing import Any
 import pytest
 import yaml
 
-from stook_core.boot import slots
+from stook_core.boot import grubcfg, slots
 from stook_core.boot.slots import BootEnv
-from stook_core.boot.store import EnvStore
+from stook_core.boot.store import BootEnvUnreadableError, EnvStore
 from stook_core.config.validate import load_document
 from stook_core.hardware import dump_profile
 from stook_installer import install_cli
-from stook_installer.engine import grub, install
+from stook_installer.engine import InstallFailed, build_plan, execute, grub, install
 from stook_installer.engine.events import Event
+from stook_installer.engine.files.users import SHADOW_MODE
+from stook_installer.engine.nodefile import NodeFile
+from stook_installer.engine.plan import WriteState
 from support.esp import stage
 from support.install_engine import (
     IMAGE_VERSION,
@@ -33,6 +38,7 @@ from support.install_engine import (
 from support.tiers import require_commands, require_root
 
 GiB = 1 << 30
+SHADOW_GID = 42  # the shadow group of the test image's /etc/group (build_image)
 TOOLS = ("losetup", "sgdisk", "partprobe", "wipefs", "mkfs.ext4", "mkfs.vfat", "mksquashfs",
          "unsquashfs", "grub-mkimage", "mcopy", "mtype", "blkid")  # fmt: skip
 
@@ -79,10 +85,15 @@ def blkid(device: str) -> dict[str, str]:
 
 
 def esp_file(device: str, path: str) -> bytes:
+    found = esp_file_or_none(device, path)
+    assert found is not None, f"{path} missing on {device}"
+    return found
+
+
+def esp_file_or_none(device: str, path: str) -> bytes | None:
     env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
     result = subprocess.run(["mtype", "-i", device, f"::{path}"], capture_output=True, env=env)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return result.stdout if result.returncode == 0 else None
 
 
 @pytest.fixture
@@ -127,7 +138,7 @@ def test_create_on_one_shared_disk(image: Path, tmp_path: Path, mounted: Any) ->
     with loop_disks(tmp_path, [100 * GiB]) as (disk,):
         config = document(install_disk={"path": disk}, data_disk=None, persistent_size="32Gi")
         events = run_install(config, [disk], image)
-        assert [e.step for e in events if e.phase == "finish"][-1] == "write-state"
+        assert [e.step for e in events if e.phase == "finish"][-1] == "arm-boot"
         table = sgdisk_table(disk)
         assert [(n, code, name) for n, code, name, _ in table] == [
             (1, "EF02", "BIOS_BOOT"), (2, "EF00", "STOOK_EFI"), (3, "8300", "STOOK_A"),
@@ -155,6 +166,9 @@ def check_state_files(state: Path, mode: str) -> None:
     assert (state / "etc/rancher/rke2/config.yaml").stat().st_mode & 0o777 == 0o600
     assert (state / "etc/hostname").read_text().strip() in ("node1", "node2")
     assert "stook:x:1000" in (state / "etc/passwd").read_text()
+    for name in ("shadow", "gshadow"):  # as Debian ships them: 0640 root:shadow
+        info = (state / "etc" / name).stat()
+        assert (info.st_mode & 0o777, info.st_uid, info.st_gid) == (SHADOW_MODE, 0, SHADOW_GID)
     keys = state / "home/stook/.ssh/authorized_keys"
     assert keys.read_text().startswith("ssh-ed25519 ") and keys.stat().st_uid == 1000
     assert (
@@ -195,6 +209,39 @@ def test_join(image: Path, tmp_path: Path, mounted: Any) -> None:
             "PermanentMACAddress=3c:ec:ef:20:00:01"
             in (state / "etc/systemd/network/20-mgmt-bo-port0.network").read_text()
         )
+
+
+def test_an_install_that_fails_before_the_end_leaves_a_disk_that_boots_no_slot(
+    image: Path, tmp_path: Path
+) -> None:
+    """A complete install, then a rerun whose write-state step fails (a file that cannot be
+    written into the state partition): neither the new install nor the old one may boot."""
+    with loop_disks(tmp_path, [50 * GiB, 60 * GiB]) as (os_disk, data_disk):
+        config = document(install_disk={"path": os_disk}, data_disk={"path": data_disk})
+        run_install(config, [os_disk, data_disk], image)
+        check_boot(os_disk, image, tmp_path / "esp")  # the old install boots
+        machine = loop_machine([os_disk, data_disk])
+        plan = build_plan(load_document(config), machine, image, workdir=tmp_path / "work")
+        broken = NodeFile("/etc/hostname/cannot-be-a-folder", "x")
+        steps = tuple(
+            dataclasses.replace(s, files=(*s.files, broken)) if isinstance(s, WriteState) else s
+            for s in plan.steps
+        )
+        events: list[Event] = []
+        with pytest.raises(InstallFailed, match="step write-state failed"):
+            execute(dataclasses.replace(plan, steps=steps), events.append, dry_run=False)
+        assert [e.step for e in events if e.phase == "fail"] == ["write-state"]
+
+        esp = f"{os_disk}p2"
+        assert esp_file(esp, "/EFI/BOOT/BOOTX64.EFI")[:2] == b"MZ"  # GRUB itself is there
+        cfg = esp_file(esp, "/boot/grub/grub.cfg").decode()
+        assert grubcfg.MARKER not in cfg and "linux " not in cfg
+        assert cfg == grub.incomplete_cfg()
+        # No boot environment either: the old one went with the ESP's new filesystem.
+        found = {name: esp_file_or_none(esp, f"/{name}") for name in EnvStore.files({})}
+        assert found == dict.fromkeys(EnvStore.files({}))
+        with pytest.raises(BootEnvUnreadableError):
+            stage({}, tmp_path / "failed-esp").load(validate=BootEnv.from_grubenv)
 
 
 def digest(device: str) -> str:

@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from stook_core.osimage import copy_image, sha256_prefix
+from stook_core.osimage import copy_image, read_back_sha256
 from support.install_engine import loop_disks
 from support.tiers import require_commands, require_root
 
@@ -28,7 +28,7 @@ def test_a_corruption_below_the_page_cache_is_caught(tmp_path: Path) -> None:
         holder = os.open(device, os.O_RDONLY)
         try:
             copy_image(image, device, lambda fraction, message: None)
-            assert sha256_prefix(Path(device), 8 * MiB, from_medium=True) == expected
+            assert read_back_sha256(device, 8 * MiB) == expected
 
             # Change the bytes underneath the loop device (as a failing disk would) while the
             # device's page cache still holds what was written.
@@ -38,6 +38,24 @@ def test_a_corruption_below_the_page_cache_is_caught(tmp_path: Path) -> None:
                 backing.flush()
                 os.fsync(backing.fileno())
 
-            assert sha256_prefix(Path(device), 8 * MiB, from_medium=True) != expected
+            assert read_back_sha256(device, 8 * MiB) != expected
         finally:
             os.close(holder)
+
+
+def test_an_image_of_any_length_is_copied_whole_with_direct_writes(tmp_path: Path) -> None:
+    """The bulk goes with O_DIRECT in aligned blocks; the tail that is not a multiple of the
+    alignment (and a block that is not whole) must reach the disk too, and nothing after it."""
+    require_root()
+    require_commands("losetup")
+    image = tmp_path / "os.img"
+    image.write_bytes(os.urandom(9 * MiB + 1234))
+    with loop_disks(tmp_path, [32 * MiB]) as (device,):
+        with Path(device).open("r+b") as stream:
+            stream.write(b"\xee" * 16 * MiB)
+        copied = copy_image(image, device, lambda fraction, message: None)
+        data = image.read_bytes()
+        assert copied == (len(data), hashlib.sha256(data).hexdigest())
+        assert read_back_sha256(device, len(data)) == copied.sha256
+        with Path(device).open("rb") as stream:
+            assert stream.read(len(data) + 10) == data + b"\xee" * 10

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from stook_core import osrelease
 from stook_core.boot import booted, slots
 
 FAKE_CMDLINE = (
@@ -23,10 +24,10 @@ def test_parse_cmdline() -> None:
 def test_os_release(tmp_path: Path) -> None:
     fake_os_release = tmp_path / "os-release"
     fake_os_release.write_text('NAME="Stook OS"\n# c\nVERSION="2.0"\nVERSION_ID=2.0\n')
-    assert booted.read_os_version(fake_os_release) == "2.0"
+    assert osrelease.read_os_version(fake_os_release) == "2.0"
     fake_os_release.write_text("VERSION_ID=12\n")
-    assert booted.read_os_version(fake_os_release) == "12"
-    assert booted.read_os_version(tmp_path / "missing") is None
+    assert osrelease.read_os_version(fake_os_release) == "12"
+    assert osrelease.read_os_version(tmp_path / "missing") is None
 
 
 def test_matching_boot_has_no_mismatch() -> None:

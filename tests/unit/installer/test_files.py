@@ -70,6 +70,25 @@ def test_users_keep_image_accounts_and_lock_password_without_one() -> None:
     assert "PasswordAuthentication no" in files["50-stook.conf"]
 
 
+def test_shadow_files_are_root_shadow_0640_as_debian_ships_them() -> None:
+    group = "root:x:0:\nshadow:x:42:\nsudo:x:27:alice\n"
+    gshadow = "root:*::\nshadow:*::\nsudo:*::alice\n"
+    written = {f.path: f for f in user_files(make_config("join").install, Accounts(
+        group=group, gshadow=gshadow))}  # fmt: skip
+    for name in ("/etc/shadow", "/etc/gshadow"):
+        assert (written[name].mode, written[name].owner, written[name].gid) == (0o640, 0, 42)
+    lines = written["/etc/gshadow"].content.splitlines()
+    assert lines == ["root:*::", "shadow:*::", "sudo:*::alice,stook", "stook:!::"]
+    # Without the image's gshadow it is derived from /etc/group, members included.
+    derived = {f.path: f for f in user_files(make_config("join").install, Accounts(group=group))}
+    assert "sudo:*::alice,stook" in derived["/etc/gshadow"].content.splitlines()
+    # An image without a shadow group: root only, never readable by others.
+    bare = {
+        f.path: f for f in user_files(make_config("join").install, Accounts(group="root:x:0:\n"))
+    }
+    assert (bare["/etc/shadow"].mode, bare["/etc/shadow"].gid) == (0o640, 0)
+
+
 def test_proxy_env_covers_cluster_networks_and_rke2_units() -> None:
     files = proxy_files(make_config("join").install)
     env = files[0].content

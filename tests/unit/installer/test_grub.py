@@ -20,6 +20,20 @@ def test_grub_cfg_is_valid_grub_script(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_incomplete_cfg_is_valid_grub_script_and_boots_no_slot(tmp_path: Path) -> None:
+    require_commands("grub-script-check")
+    cfg = tmp_path / "grub.cfg"
+    cfg.write_text(grub.incomplete_cfg())
+    result = subprocess.run(["grub-script-check", str(cfg)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    text = grub.incomplete_cfg()
+    assert grub.INCOMPLETE_MARKER in text and "set default=next" in text
+    for word in ("linux", "load_env", "save_env", grubcfg.MARKER):
+        assert word not in text
+    # exit, reboot and halt are built into the images (the ESP has no module folders).
+    assert {"minicmd", "reboot", "halt"} <= set(grub.MODULES)
+
+
 def test_grub_cfg_uses_the_shared_slot_choice() -> None:
     cfg = grub.grub_cfg("0b9f2a52-6f3a-4e0e-9c1c-1d2e3f405060")
     args = f"stook.state=UUID=0b9f2a52-6f3a-4e0e-9c1c-1d2e3f405060 {grub.KERNEL_ARGS}"

@@ -5,8 +5,11 @@ from pathlib import Path
 import pytest
 
 from stook_core.layout import SLOT_SIZE
-from stook_installer.engine.actions import Run
+from stook_installer.engine import grub
+from stook_installer.engine.actions import Run, WriteFiles
 from stook_installer.engine.plan import (
+    ArmBoot,
+    InstallBootloader,
     PartitionDisk,
     PreflightFailed,
     WipeDisk,
@@ -23,11 +26,35 @@ def test_create_plan_erases_os_and_data_disk_but_not_the_live_stick() -> None:
     assert [d.path for d in plan.erased_disks] == ["/dev/sda", "/dev/sdb"]
     assert [s.name for s in plan.steps] == [
         "wipe-sda", "wipe-sdb", "partition-sda", "format-stook-efi", "format-stook-state",
-        "format-stook-data", "write-image", "install-grub", "write-state",
+        "format-stook-data", "write-image", "install-grub", "write-state", "arm-boot",
     ]  # fmt: skip
     wipe = plan.steps[0]
     assert isinstance(wipe, WipeDisk)
     assert Run(("wipefs", "--all", "--force", "/dev/sda5")) in wipe.actions()
+
+
+def _esp_files(step: InstallBootloader | ArmBoot) -> dict[str, str]:
+    """What a step stages for the ESP: ESP path -> content (the early.cfg stage excluded)."""
+    files = [a.files for a in step.actions() if isinstance(a, WriteFiles)]
+    return {f.path: f.content for group in files for f in group if f.path != "/early.cfg"}
+
+
+def test_only_the_last_step_makes_the_disk_boot_a_slot() -> None:
+    """GRUB goes on the disk with the "install incomplete" grub.cfg and no boot environment;
+    the environment and the A/B grub.cfg come only in the last step, after the node's files,
+    and grub.cfg after the environment (a power cut between them must not boot a slot)."""
+    plan = build_plan(make_config("create"), profile("os-and-data"), IMAGE)
+    bootloader = next(s for s in plan.steps if isinstance(s, InstallBootloader))
+    assert _esp_files(bootloader) == {"/boot/grub/grub.cfg": grub.incomplete_cfg()}
+    arm = plan.steps[-1]
+    assert isinstance(arm, ArmBoot)
+    assert [s.name for s in plan.steps].index("write-state") < len(plan.steps) - 1
+    staged = _esp_files(arm)
+    assert staged["/boot/grub/grub.cfg"] == grub.grub_cfg(arm.state_uuid)
+    assert set(staged) - {"/boot/grub/grub.cfg"} == {f"/{p}" for p in grub.env_files("")}
+    copies = [a.argv for a in arm.actions() if isinstance(a, Run) and "mcopy" in a.argv]
+    assert [argv[-1] for argv in copies] == ["::/boot/grub/", "::/boot/grub/grub.cfg"]
+    assert any("grubenv2.lock" in arg for arg in copies[0])
 
 
 def test_separate_data_disk_gives_state_the_rest_of_the_os_disk() -> None:

@@ -243,21 +243,31 @@ class KubeCluster:
             handle.close()
         self._logs.clear()
 
-    def kubeconfig_for(self, user: str, groups: tuple[str, ...] = ()) -> Path:
-        """A kubeconfig for a client-certificate user (RBAC decides what it may do)."""
+    def kubeconfig_for(
+        self,
+        user: str,
+        groups: tuple[str, ...] = (),
+        *,
+        server: str | None = None,
+        embed: bool = False,
+    ) -> Path:
+        """A kubeconfig for a client-certificate user (RBAC decides what it may do); *server*
+        and *embed* as for ``write_kubeconfig`` (a VM reaches the host at 10.0.2.2)."""
         assert self.workdir is not None, "an external cluster's CA cannot sign users"
         pki = self.workdir / "pki"
         subject = "".join(f"/O={group}" for group in groups) + f"/CN={user}"
         # File names without ":" (the client splits kubeconfig paths on it, like $KUBECONFIG).
         name = user.replace(":", "_")
         sign(pki, name, subject, "extendedKeyUsage=clientAuth")
-        path = self.workdir / f"kubeconfig-{name}"
-        write_kubeconfig(path, self.server, pki, name)
+        path = self.workdir / f"kubeconfig-{name}{'-embedded' if embed else ''}"
+        write_kubeconfig(path, server or self.server, pki, name, embed=embed)
         return path
 
-    def node_kubeconfig(self, node: str) -> Path:
+    def node_kubeconfig(self, node: str, *, server: str | None = None, embed: bool = False) -> Path:
         """A node's own credentials: CN=system:node:<node>, O=system:nodes (RKE2's kubelet)."""
-        return self.kubeconfig_for(f"system:node:{node}", ("system:nodes",))
+        return self.kubeconfig_for(
+            f"system:node:{node}", ("system:nodes",), server=server, embed=embed
+        )
 
     def token_kubeconfig(self, name: str, token: str) -> Path:
         """A kubeconfig that authenticates with a bearer token (e.g. a ServiceAccount's)."""

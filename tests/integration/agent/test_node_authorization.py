@@ -377,3 +377,28 @@ def test_a_node_bound_token_of_the_agents_service_account_acts_for_that_node_onl
         assert "names none" in str(error.body), error.body
     finally:
         core.delete_node(rig.a)
+
+
+def test_a_node_group_member_that_names_no_node_may_write_nothing(
+    rig: Rig, chart_applied: k8s.ApiClient
+) -> None:
+    path = rig.cluster.kubeconfig_for(f"rogue-{rig.a}", ("system:nodes",))
+    rogue = Client(config.new_client_from_config(config_file=str(path)))
+    for write in node_side_writes(rogue, rig.b, "r"):
+        error = _policy_denial(write)
+        assert "names none" in str(error.body), error.body
+
+
+def test_the_controllers_service_account_reads_every_node_and_writes_nothing_yet(
+    rig: Rig, chart_applied: k8s.ApiClient
+) -> None:
+    token = _token(chart_applied, "stook-controller", None)
+    path = rig.cluster.token_kubeconfig(f"controller-{rig.a}", token)
+    controller = Client(config.new_client_from_config(config_file=str(path)))
+    listed = controller.custom.list_cluster_custom_object(
+        BLOCK_DEVICE.group, BLOCK_DEVICE.version, BLOCK_DEVICE.plural
+    )
+    assert f"{rig.b}-sda" in {item["metadata"]["name"] for item in listed["items"]}
+    for write in node_side_writes(controller, rig.b, "c"):
+        error = _policy_denial(write)  # RBAC's refusal: the policies do not apply to it
+        assert "stook: " not in str(error.body), error.body

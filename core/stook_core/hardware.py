@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from stook_core.layout import OS_LABELS
+from stook_core.units import binary_size
 
 SYS_BLOCK = Path("/sys/class/block")
 SYS_NET = Path("/sys/class/net")
@@ -146,8 +147,8 @@ class Disk(Frozen):
         return device.startswith(prefix) and device[len(prefix) :].isdigit()
 
     def summary(self) -> str:
-        """One line an operator recognises the disk by."""
-        words = [self.path, human_size(self.size)]
+        """One line an operator recognises the disk by: binary size, then the label's."""
+        words = [self.path, f"{binary_size(self.size)} ({human_size(self.size)})"]
         words += [w for w in (self.vendor, self.model) if w]
         if self.serial:
             words.append(f"serial {self.serial}")

@@ -26,11 +26,20 @@ def parse_size(text: str | int) -> int:
 
 
 def format_size(size: int) -> str:
-    """Shortest exact binary form (``150Gi``), else a rounded human form (``1.5 GiB``)."""
+    """Shortest exact binary form (``150Gi``) when it reads as a size, else a rounded human
+    form (``1.5 GiB``, ``14.9 GiB`` rather than ``15625000Ki``)."""
     for suffix, unit in (("Ti", TiB), ("Gi", GiB), ("Mi", MiB), ("Ki", KiB)):
-        if size >= unit and size % unit == 0:
+        if size >= unit and size % unit == 0 and size // unit < 10_000:
             return f"{size // unit}{suffix}"
     for suffix, unit in (("TiB", TiB), ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
         if size >= unit:
             return f"{size / unit:.1f} {suffix}"
+    return f"{size} B"
+
+
+def binary_size(size: int) -> str:
+    """Rounded binary units, labelled: 894 GiB, 3.64 TiB (what the size fields mean by Gi)."""
+    for suffix, unit in (("TiB", TiB), ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if size >= unit:
+            return f"{size / unit:.3g} {suffix}"
     return f"{size} B"

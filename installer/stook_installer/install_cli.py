@@ -23,6 +23,7 @@ from stook_core.config.sources import Sources
 from stook_core.config.validate import load_document
 from stook_core.hardware import Machine, load_profile, probe
 from stook_core.problems import ConfigError
+from stook_installer.engine.consent import Consent
 from stook_installer.engine.events import ConsoleSink, EventSink, JsonLinesSink, fan_out
 from stook_installer.engine.image import DEFAULT_IMAGE
 from stook_installer.engine.plan import Plan, build_plan
@@ -43,8 +44,21 @@ CONSENT_HOWTO = (
 )
 
 
+SUBCOMMANDS = """\
+subcommands (each has --help):
+  validate FILE...  check install config files: every problem, exit 2 when there are any
+  show FILE         print the canonical config, secrets redacted
+  schema            print the JSON Schema of InstallConfig
+Without a subcommand it installs a node: the TUI on a console, unattended with --automatic."""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="stook-installer", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="stook-installer",
+        description=__doc__.split("\n")[0],
+        epilog=SUBCOMMANDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--config", type=Path, metavar="FILE", help="install config (YAML)")
     p.add_argument("--config-url", metavar="URL", help="fetch the install config from URL")
     p.add_argument(
@@ -107,6 +121,7 @@ def run_tui(args: argparse.Namespace, seed: dict[str, Any] | None) -> int:
 
 
 def run_automatic(args: argparse.Namespace, document: dict[str, Any], source: str) -> int:
+    """Build the plan once, print it, and run that very plan with the config's consent."""
     out = sys.stdout
     try:
         config = load_document(document, source)
@@ -115,25 +130,27 @@ def run_automatic(args: argparse.Namespace, document: dict[str, Any], source: st
         print(error.report(), file=sys.stderr)
         print("Nothing was touched.", file=sys.stderr)
         return EXIT_INVALID
+    # install.confirm_erase is consent to erase what this plan (printed here) erases.
+    consent = Consent.to(plan) if config.install.confirm_erase else None
     if args.dry_run:
         out.write("\n".join(plan.describe()) + "\n")
-        if not config.install.confirm_erase:
+        if consent is None:
             out.write("Note: the config has no consent (install.confirm_erase); a real run "
                       "would refuse.\n")  # fmt: skip
     else:
         out.write("\n".join([*plan.erase_notice(), *(f"Warning: {w}" for w in plan.warnings)]))
         out.write("\n")
-        if not config.install.confirm_erase:
+        if consent is None:
             print(f"Refusing to install: no consent to erase.\n{CONSENT_HOWTO}", file=sys.stderr)
             return EXIT_NO_CONSENT
-    return _execute(args, plan)
+    return _execute(args, plan, consent)
 
 
-def _execute(args: argparse.Namespace, plan: Plan) -> int:
+def _execute(args: argparse.Namespace, plan: Plan, consent: Consent | None) -> int:
     # A dry run has printed the plan; its events go only to --events.
     with _sink(args.events, None if args.dry_run else sys.stdout) as sink:
         try:
-            execute(plan, sink, dry_run=args.dry_run)
+            execute(plan, consent, sink, dry_run=args.dry_run)
         except InstallFailed as failure:
             print(f"Install failed: {failure}", file=sys.stderr)
             return EXIT_FAILED

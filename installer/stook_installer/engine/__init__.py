@@ -9,11 +9,13 @@ from pathlib import Path
 
 from stook_core.config.model import InstallConfig
 from stook_core.hardware import Machine
+from stook_installer.engine.consent import Consent
 from stook_installer.engine.events import Event, EventSink
 from stook_installer.engine.plan import Plan, PreflightFailed, build_plan
 from stook_installer.engine.runner import InstallFailed, execute
 
 __all__ = [
+    "Consent",
     "Event",
     "EventSink",
     "InstallFailed",
@@ -28,8 +30,10 @@ __all__ = [
 def install(
     config: InstallConfig, machine: Machine, image: Path, sink: EventSink, *, dry_run: bool
 ) -> Plan:
-    """Plan and run an install. The caller must have the operator's consent to erase
-    ``build_plan(...).erased_disks`` (the TUI asks; unattended needs install.confirm_erase)."""
+    """Plan and run an install in one go, with the config's ``install.confirm_erase`` as the
+    consent to erase whatever the plan selects (tests and bench on loop devices; the doors that
+    show a plan first pass that plan and a Consent to ``execute`` themselves)."""
     plan = build_plan(config, machine, image)
-    execute(plan, sink, dry_run=dry_run)
+    consent = Consent.to(plan) if config.install.confirm_erase else None
+    execute(plan, consent, sink, dry_run=dry_run)
     return plan

@@ -1,7 +1,9 @@
 """Execute a Plan: run each step's actions in order, report events, stop at the first failure.
 
-Safety: before anything runs, every device any action names must be one of the plan's disks or
-their partitions (``PlanRefused`` otherwise), and each action is checked again as it runs.
+Safety: before anything runs, the operator's consent must name exactly this plan's erased disks
+and digest (``ConsentRefused`` otherwise, see consent.py), and every device any action names
+must be one of the plan's disks or their partitions (``PlanRefused`` otherwise); each action is
+checked again as it runs.
 Mounts the runner made are always undone, even on failure. ``dry_run`` reports the same
 events without running anything.
 """
@@ -31,6 +33,7 @@ from stook_installer.engine.actions import (
     WaitForDevices,
     WriteFiles,
 )
+from stook_installer.engine.consent import Consent, consent_problems
 from stook_installer.engine.events import Event, EventSink
 from stook_installer.engine.nodefile import NodeFile
 from stook_installer.engine.plan import Plan, Step
@@ -58,6 +61,28 @@ class InstallFailed(RuntimeError):  # noqa: N818 (the engine interface name)
 
 class PlanRefused(InstallFailed):
     """An action names a device outside the plan's disks: nothing is run."""
+
+
+class ConsentRefused(InstallFailed):
+    """The consent does not cover this plan (other disks, or a changed plan): nothing is run."""
+
+
+def check_consent(plan: Plan, consent: Consent | None, *, dry_run: bool) -> None:
+    """Refuse *plan* unless *consent* names its erased disks and digest (a dry run may run
+    without one: it touches nothing)."""
+    if consent is None:
+        if dry_run:
+            return
+        problems = ["there is no consent to erase the disks"]
+    else:
+        problems = consent_problems(plan, consent)
+    if problems:
+        raise ConsentRefused(
+            "consent",
+            "execute the confirmed plan",
+            "; ".join(problems),
+            "Nothing was touched. Look at the plan again and confirm the disks it erases.",
+        )
 
 
 def _allowed(plan: Plan, device: str) -> bool:
@@ -186,8 +211,10 @@ class _Execution:
         self.mounted.clear()
 
 
-def execute(plan: Plan, sink: EventSink, *, dry_run: bool) -> None:
-    """Run *plan*, sending events to *sink*; InstallFailed at the first failure."""
+def execute(plan: Plan, consent: Consent | None, sink: EventSink, *, dry_run: bool) -> None:
+    """Run *plan* with the operator's *consent* to it, sending events to *sink*;
+    ConsentRefused or PlanRefused before anything runs, InstallFailed at the first failure."""
+    check_consent(plan, consent, dry_run=dry_run)
     for step in plan.steps:  # refuse before touching anything
         for action in step.actions():
             check_devices(plan, step, action)

@@ -1,64 +1,72 @@
-"""The installer TUI: the pages in order, then the install, then what to do next.
+"""The installer TUI: the pages (in the order flow.py gives), then the install, then what next.
 
 ``run_tui`` is what ``stook-installer`` calls on a console. Every answer goes into one
-InstallConfig document (see state.py); the engine gets the validated config, the same as the
-unattended mode's.
+InstallConfig document (see state.py); the summary builds the Plan once and the engine runs
+that Plan with the operator's Consent to it. The app only routes the pages' messages.
 """
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual.app import App
+from textual import events
+from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Static
 
-from stook_core.config import InstallConfig
 from stook_core.hardware import Machine
-from stook_installer import remote
-from stook_installer.tui.cluster import ServerPage, VipPage
-from stook_installer.tui.disks import DisksPage
-from stook_installer.tui.fields import DnsPage, HostnamePage, NtpPage, ProxyPage, TokenPage
 from stook_installer.tui.final import FinalPage
-from stook_installer.tui.login import PasswordPage, SshKeysPage
-from stook_installer.tui.network import NetworkPage
-from stook_installer.tui.page import Page
+from stook_installer.tui.flow import FIRST, Flow
+from stook_installer.tui.page import (
+    Chosen,
+    Confirmed,
+    Finished,
+    GoBack,
+    GoNext,
+    LeaveInstaller,
+    Page,
+    Remote,
+)
 from stook_installer.tui.progress import ProgressPage
-from stook_installer.tui.start import ModePage, RolePage
 from stook_installer.tui.state import Wizard, new_document
-from stook_installer.tui.summary import SummaryPage
 
 EXIT_INSTALLED, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 3
-
-PAGES: tuple[type[Page], ...] = (
-    ModePage,
-    RolePage,
-    DisksPage,
-    NetworkPage,
-    HostnamePage,
-    DnsPage,
-    VipPage,
-    ServerPage,
-    TokenPage,
-    NtpPage,
-    ProxyPage,
-    SshKeysPage,
-    PasswordPage,
-    SummaryPage,
-)
+MIN_WIDTH, MIN_HEIGHT = 60, 20
 
 POWER_COMMANDS = {"reboot": ["systemctl", "reboot"], "poweroff": ["systemctl", "poweroff"]}
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How the TUI ended: what the operator chose after the install, and whether it worked."""
+    """How the TUI ended: what the operator chose, whether it installed, and whether the
+    operator left before installing (nothing written)."""
 
     choice: str
     installed: bool
+    left: bool = False
+
+
+class TooSmall(Screen[None]):
+    """Covers the installer while the terminal is smaller than it needs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text = Static("", id="too-small", markup=False)
+
+    def compose(self) -> ComposeResult:
+        yield self.text
+
+    def show(self, width: int, height: int) -> None:
+        self.text.update(
+            f"This terminal is {width}x{height}: too small for the installer, which needs at "
+            f"least {MIN_WIDTH}x{MIN_HEIGHT}. Make the window larger (on a serial console: "
+            "stty cols 80 rows 24), or install unattended (stook-installer --config FILE "
+            "--automatic). Ctrl+Q quits."
+        )
 
 
 class InstallerApp(App[Outcome]):
@@ -73,54 +81,65 @@ class InstallerApp(App[Outcome]):
         self,
         wizard: Wizard,
         *,
-        server_check: Callable[[str], None] = remote.check_server,
-        key_fetch: Callable[[str], remote.FetchedKeys] = remote.fetch_keys,
-        first_page: type[Page] = PAGES[0],
+        remote: Remote | None = None,
+        first_page: type[Page] = FIRST,
     ) -> None:
         """*first_page* starts later in the flow (the earlier answers must come in the seed)."""
         super().__init__()
         self.first_page = first_page
         self.wizard = wizard
-        self.server_check = server_check
-        self.key_fetch = key_fetch
+        self.flow = Flow(wizard, remote or Remote())
         self.installing = False
+        self.too_small = TooSmall()
 
     def on_mount(self) -> None:
-        self.push_screen(self.first_page(self.wizard))
+        self.push_screen(self.flow.make(self.first_page))
+        self.check_size(self.size.width, self.size.height)
 
-    # --- navigation -----------------------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self.check_size(event.size.width, event.size.height)
 
-    def wizard_pages(self) -> list[type[Page]]:
-        return [page for page in PAGES if page.applies(self.wizard)]
+    def check_size(self, width: int, height: int) -> None:
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        if small and self.screen is not self.too_small:
+            self.push_screen(self.too_small)
+        elif not small and self.screen is self.too_small:
+            self.pop_screen()
+        if small:
+            self.too_small.show(width, height)
 
-    def position(self, page: type[Page]) -> tuple[int, int]:
-        pages = self.wizard_pages()
-        return (pages.index(page) + 1 if page in pages else 0), len(pages)
+    # --- what the pages say; the flow decides where to go ---------------------------------------
 
-    def next_page(self, current: Page) -> None:
-        pages = self.wizard_pages()
-        index = pages.index(type(current)) if type(current) in pages else -1
-        if index + 1 < len(pages):
-            self.switch_screen(pages[index + 1](self.wizard))
+    def on_go_next(self, message: GoNext) -> None:
+        following = self.flow.after(message.page)
+        if following is not None:
+            self.switch_screen(self.flow.make(following))
 
-    def previous_page(self, current: Page) -> None:
-        pages = self.wizard_pages()
-        index = pages.index(type(current)) if type(current) in pages else len(pages)
-        if index > 0:
-            self.switch_screen(pages[index - 1](self.wizard))
+    def on_go_back(self, message: GoBack) -> None:
+        previous = self.flow.before(message.page)
+        if previous is not None:
+            self.switch_screen(self.flow.make(previous))
 
-    def start_install(self, config: InstallConfig) -> None:
+    def on_confirmed(self, message: Confirmed) -> None:
+        """Run the plan the summary showed, with the consent given to it."""
         self.installing = True
-        self.switch_screen(ProgressPage(self.wizard, config))
+        self.switch_screen(ProgressPage(message.plan, message.consent, dry_run=self.wizard.dry_run))
 
-    def show_final(self, failure: str | None) -> None:
+    def on_finished(self, message: Finished) -> None:
         self.installing = False
         config, _ = self.wizard.validate()
         default = config.install.after_install if config else "reboot"
-        self.switch_screen(FinalPage(failure=failure, default=default, dry_run=self.wizard.dry_run))
+        final = FinalPage(failure=message.failure, default=default, dry_run=self.wizard.dry_run)
+        self.switch_screen(final)
 
-    def exit_with(self, choice: str, *, installed: bool) -> None:
-        self.exit(Outcome(choice, installed))
+    def on_leave_installer(self, message: LeaveInstaller) -> None:
+        final = FinalPage(
+            failure=None, default="shell", dry_run=self.wizard.dry_run, left=message.reason
+        )
+        self.switch_screen(final)
+
+    def on_chosen(self, message: Chosen) -> None:
+        self.exit(Outcome(message.choice, message.installed, message.left))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """No quitting half-way through writing the disks."""
@@ -137,10 +156,13 @@ def run_tui(
     """Ask, install, then reboot / power off / return to a shell. Returns the exit status."""
     wizard = Wizard(machine, dry_run=dry_run, image=image, document=new_document(seed))
     outcome = InstallerApp(wizard).run()
-    if outcome is None:
+    if outcome is None or outcome.left:
         print("Installer left before installing: nothing was written.")
+    if outcome is None:
         return EXIT_CANCELLED
-    status = EXIT_INSTALLED if outcome.installed else EXIT_FAILED
+    status = (
+        EXIT_CANCELLED if outcome.left else EXIT_INSTALLED if outcome.installed else EXIT_FAILED
+    )
     command = POWER_COMMANDS.get(outcome.choice)
     if command is None:
         return status

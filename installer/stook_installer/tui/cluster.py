@@ -7,14 +7,12 @@ from typing import Any
 
 from pydantic import TypeAdapter
 from textual.app import ComposeResult
-from textual.widgets import Input, Label, RadioSet
+from textual.widgets import Input, RadioSet
 
 from stook_core.config.model import ServerUrl, expand_vip
 from stook_installer.remote import RemoteError
-from stook_installer.tui.fields import row
-from stook_installer.tui.page import Page
-from stook_installer.tui.start import chosen, radio_set
-from stook_installer.tui.state import Wizard
+from stook_installer.tui.page import GoNext, Page
+from stook_installer.tui.widgets import chosen, example, note, radio_set, row, text_input
 
 _SERVER_URL = TypeAdapter(ServerUrl)
 VIP_MODES = (("static", "A fixed address"), ("dhcp", "An address from DHCP"))
@@ -28,32 +26,20 @@ class VipPage(Page):
     )
     owns = ("install.vip",)
 
-    @classmethod
-    def applies(cls, wizard: Wizard) -> bool:
-        return wizard.mode == "create"
-
     def form(self) -> ComposeResult:
         vip: Any = expand_vip(self.wizard.get("install.vip"))  # a seed may use the shorthand
         vip = vip if isinstance(vip, dict) else {}
         yield radio_set(VIP_MODES, str(vip.get("mode", "static")), "vip-mode")
+        address = str(vip.get("address") or "")
         yield row(
             "VIP address",
-            Input(
-                str(vip.get("address") or ""),
-                placeholder="192.168.1.5",
-                id="vip-address",
-                compact=True,
-            ),
+            text_input(address, example("192.168.1.5"), "vip-address"),
             id="address-row",
         )
+        hw_addr = str(vip.get("hw_addr") or "")
         yield row(
             "MAC for DHCP",
-            Input(
-                str(vip.get("hw_addr") or ""),
-                placeholder="optional, 52:54:00:12:34:56",
-                id="vip-hw-addr",
-                compact=True,
-            ),
+            text_input(hw_addr, example("52:54:00:12:34:56 (optional)"), "vip-hw-addr"),
             id="hw-addr-row",
         )
 
@@ -80,23 +66,10 @@ class ServerPage(Page):
     )
     owns = ("install.server_url",)
 
-    @classmethod
-    def applies(cls, wizard: Wizard) -> bool:
-        return wizard.mode == "join"
-
     def form(self) -> ComposeResult:
-        yield row(
-            "Server URL",
-            Input(
-                str(self.wizard.get("install.server_url") or ""),
-                placeholder="https://192.168.1.5:9345",
-                id="server-url",
-                compact=True,
-            ),
-        )
-        yield Label(
-            "A bare host name or address is fine: https:// and :9345 are added.", classes="hint"
-        )
+        url = str(self.wizard.get("install.server_url") or "")
+        yield row("Server URL", text_input(url, example("https://192.168.1.5:9345"), "server-url"))
+        yield note("A bare host name or address is fine: https:// and :9345 are added.")
 
     def store(self) -> None:
         self.wizard.set("install.server_url", self.query_one("#server-url", Input).value.strip())
@@ -117,13 +90,13 @@ class ServerPage(Page):
 
     async def check(self, url: str) -> None:
         try:
-            await asyncio.to_thread(self.installer.server_check, url)
+            await asyncio.to_thread(self.context.remote.check_server, url)
         except RemoteError as error:
             self.set_status(f"The server did not answer as expected: {error}")
             self.app.bell()
         else:
             self.set_status("")
-            self.installer.next_page(self)
+            self.post_message(GoNext(type(self)))
         finally:
             self.busy = False
             if self.is_mounted:

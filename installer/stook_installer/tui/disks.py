@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.widgets import Input, Label, Select, SelectionList
+from textual.containers import Horizontal
+from textual.widgets import Button, Input, Select, SelectionList, Static
 
 from stook_core.hardware import Disk
-from stook_core.layout import STATE_MIN
+from stook_core.layout import NEEDS, STATE_MIN
 from stook_core.units import GiB, format_size
-from stook_installer.tui.fields import row
-from stook_installer.tui.page import Page
+from stook_installer.tui.page import LeaveInstaller, Page
+from stook_installer.tui.widgets import MarkedSelectionList, example, note, row, text_input
 
 SHARED = "shared"
 
@@ -25,6 +26,11 @@ def default_persistent_size(disk: Disk | None) -> str:
 class DisksPage(Page):
     heading = "Disks"
     help_text = "The install disk and the data disk are erased. Enter opens a list."
+
+    def usable(self) -> list[Disk]:
+        """Offered disks big enough for the OS (with a separate data disk, the least it needs)."""
+        return [d for d in self.wizard.candidate_disks() if d.size >= NEEDS.os_disk_min]
+
     owns = (
         "install.install_disk",
         "install.data_disk",
@@ -34,11 +40,19 @@ class DisksPage(Page):
 
     def form(self) -> ComposeResult:
         disks = self.wizard.candidate_disks()
-        if not disks:
-            yield Label("This machine has no disk the node can be installed on.", classes="hint")
+        if not self.usable():
+            need = format_size(NEEDS.os_disk_min)
+            yield Static(
+                f"No disk of this machine can take the node (the OS needs at least {need} on "
+                "a writable disk not in use). Nothing has been written.",
+                id="no-disk",
+                markup=False,
+            )
+            with Horizontal(classes="row"):
+                yield Button("Leave the installer", id="leave", compact=True)
         install = self.wizard.disk_for(self.wizard.get("install.install_disk"))
-        if install is None and disks:
-            install = disks[0]
+        if install not in disks:  # never preselect a disk that is not offered
+            install = disks[0] if disks else None
         yield row(
             "Install disk",
             Select(
@@ -51,6 +65,8 @@ class DisksPage(Page):
             ),
         )
         data = self.wizard.disk_for(self.wizard.get("install.data_disk"))
+        if data not in disks:
+            data = None
         yield row(
             "Data disk",
             Select(
@@ -64,23 +80,33 @@ class DisksPage(Page):
         size = self.wizard.get("install.persistent_size")
         yield row(
             "State size",
-            Input(
+            text_input(
                 format_size(size)
                 if isinstance(size, int)
                 else str(size or "") or default_persistent_size(install),
-                placeholder="for example 150Gi",
-                id="persistent-size",
-                compact=True,
+                example("150Gi"),
+                "persistent-size",
             ),
             id="persistent-row",
         )
         old = self.wipe_candidates(install, data)
         wipe = [self.wizard.disk_for(m) for m in self.wizard.get("install.wipe_disks", [])]
         if old:
-            yield Label("Other disks with an old Stook install (Space marks one to wipe):")
-        yield SelectionList[str](
+            yield note(
+                "Other disks with an old Stook install (Space marks one to wipe):", hint=False
+            )
+        yield MarkedSelectionList(
             *((d.summary(), d.path, d in wipe) for d in old), id="wipe", compact=True
         )
+        unusable = self.wizard.unusable_disks()
+        if unusable:
+            lines = [f"  {disk.summary()}: {why}" for disk, why in unusable]
+            yield Static(
+                "\n".join(["Not offered (never erased):", *lines]),
+                id="unusable",
+                classes="hint",
+                markup=False,
+            )
 
     def data_options(self, install: Disk | None) -> list[tuple[str, str]]:
         others = [d for d in self.wizard.candidate_disks() if d != install]
@@ -112,6 +138,13 @@ class DisksPage(Page):
         wipe.display = bool(old)
         if old:
             wipe.highlighted = 0
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "leave":
+            text = str(self.query_one("#no-disk", Static).content)
+            self.post_message(LeaveInstaller(text))
+            return
+        await super().on_button_pressed(event)
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "install-disk":

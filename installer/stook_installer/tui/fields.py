@@ -8,24 +8,23 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Input, Label
+from textual.widgets import Button, Checkbox, Input
 
-from stook_installer.tui.page import Page, split_list
-
-
-def row(label: str, widget: Widget, id: str | None = None) -> Horizontal:
-    """A labelled form line."""
-    return Horizontal(Label(label, classes="label"), widget, classes="row", id=id)
+from stook_installer.tui.page import Page
+from stook_installer.tui.widgets import MarkedCheckbox, example, note, row, split_list, text_input
 
 
 @dataclass(frozen=True)
 class TextField:
     path: str
     label: str
-    placeholder: str = ""
+    placeholder: str = ""  # shown as "e.g. ..." (an example) unless it starts with "("
     is_list: bool = False
     secret: bool = False
+
+    @property
+    def hint(self) -> str:
+        return self.placeholder if self.placeholder.startswith("(") else example(self.placeholder)
 
     @property
     def id(self) -> str:
@@ -45,16 +44,7 @@ class FieldsPage(Page):
                 text = ", ".join(str(v) for v in current)
             else:
                 text = "" if current is None else str(current)
-            yield row(
-                field.label,
-                Input(
-                    text,
-                    placeholder=field.placeholder,
-                    password=field.secret,
-                    id=field.id,
-                    compact=True,
-                ),
-            )
+            yield row(field.label, text_input(text, field.hint, field.id, password=field.secret))
 
     def store(self) -> None:
         for field in self.fields:
@@ -95,17 +85,17 @@ class ProxyPage(FieldsPage):
 
 class TokenPage(FieldsPage):
     heading = "Cluster token"
-    fields = (TextField("install.token", "Token", "the cluster's shared secret", secret=True),)
+    fields = (TextField("install.token", "Token", "(the cluster's shared secret)", secret=True),)
 
     def form(self) -> ComposeResult:
         if self.wizard.mode == "create":
             text = "The shared secret other nodes need to join this cluster. Keep a copy."
         else:
             text = "The token of the cluster to join (on a server: the install config's token)."
-        yield Label(text, classes="hint")
+        yield note(text)
         yield from super().form()
         with Horizontal(classes="row"):
-            yield Checkbox("Show the token", id="show", compact=True)
+            yield MarkedCheckbox("Show the token", id="show", compact=True)
             if self.wizard.mode == "create":
                 yield Button("Generate one", id="generate", compact=True)
 

@@ -1,8 +1,8 @@
-"""After the install: reboot into the node, power off, or drop to a shell."""
+"""After the install (or when leaving without one): reboot, power off, or drop to a shell."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,10 +10,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Footer, RadioSet, Static
 
-from stook_installer.tui.start import chosen, radio_set
-
-if TYPE_CHECKING:
-    from stook_installer.tui.app import InstallerApp
+from stook_installer.tui.page import Chosen
+from stook_installer.tui.widgets import chosen, radio_set
 
 CHOICES = (
     ("reboot", "Reboot into the installed node"),
@@ -27,24 +25,32 @@ class FinalPage(Screen[None]):
         Binding("ctrl+n", "next", "Go", priority=True),
     ]
 
-    def __init__(self, *, failure: str | None, default: str, dry_run: bool) -> None:
+    def __init__(
+        self, *, failure: str | None, default: str, dry_run: bool, left: str | None = None
+    ) -> None:
+        """*left* says why the operator leaves before installing (then nothing was written)."""
         super().__init__()
         self.failure = failure
-        self.installed = failure is None
-        self.default = default if self.installed else "shell"
+        self.left = left
+        self.installed = failure is None and left is None
+        self.default = default if failure is None else "shell"
         self.dry_run = dry_run
 
     def compose(self) -> ComposeResult:
         mode = " [dry run]" if self.dry_run else ""
         yield Static(f"Stook installer{mode}  -  finished", id="title", markup=False)
-        if not self.installed:
+        if self.left is not None:
+            text = f"{self.left}\nLeave the installer: nothing was written to any disk."
+        elif self.failure is not None:
             text = f"The install failed: {self.failure}"
         elif self.dry_run:
             text = "The dry run finished: no disk was touched. Choose what a real install would do."
         else:
             text = "The node is installed. Remove the install medium before it boots."
         yield Static(text, id="help", markup=False)
-        yield radio_set(CHOICES, self.default, "after")
+        # Only a finished install has a node to reboot into (labels tell what happens).
+        choices = CHOICES if self.installed else (("reboot", "Reboot"), *CHOICES[1:])
+        yield radio_set(choices, self.default, "after")
         yield Static("", id="status", markup=False)
         with Horizontal(id="buttons"):
             yield Button("Go", id="next", variant="primary", compact=True)
@@ -59,11 +65,4 @@ class FinalPage(Screen[None]):
 
     def action_next(self) -> None:
         choice = chosen(self.query_one("#after", RadioSet)) or self.default
-        self.installer.exit_with(choice, installed=self.installed)
-
-    @property
-    def installer(self) -> InstallerApp:
-        from stook_installer.tui.app import InstallerApp
-
-        assert isinstance(self.app, InstallerApp)
-        return self.app
+        self.post_message(Chosen(choice, installed=self.installed, left=self.left is not None))

@@ -1,17 +1,18 @@
-"""How the operator logs in to the node: SSH keys (fetched from a URL or pasted) and a password."""
+"""How the operator logs in to the node: as the admin user ``stook``, over SSH with keys only
+(fetched from a URL or pasted), on the console and for sudo with the password."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Button, Input, Label, TextArea
+from textual.widgets import Button, Input, Label, Static, TextArea
 
 from stook_installer.remote import RemoteError
-from stook_installer.tui.fields import row
 from stook_installer.tui.page import Page
+from stook_installer.tui.widgets import example, row, text_input
 
 KEYS = "install.ssh_authorized_keys"
 PASSWORD = "install.password"
@@ -25,15 +26,16 @@ def key_lines(text: str) -> list[str]:
 class SshKeysPage(Page):
     heading = "SSH keys"
     help_text = (
-        "Keys that may log in as root, one per line. Fetch them from a URL (for example "
-        "https://github.com/USER.keys) or paste them. Optional if you set a password."
+        "SSH keys of the admin user 'stook' (SSH takes keys only, never a password; root "
+        "cannot log in over SSH). Fetch them from a URL or paste them, one per line. "
+        "Without a key the node takes no remote login: only the console."
     )
     owns: ClassVar[tuple[str, ...]] = (KEYS,)
 
     def form(self) -> ComposeResult:
         with Horizontal(classes="row"):
             yield Label("Keys URL", classes="label")
-            yield Input(placeholder="https://github.com/USER.keys", id="keys-url", compact=True)
+            yield text_input("", example("https://github.com/you.keys"), "keys-url")
             yield Button("Fetch", id="fetch", compact=True)
         keys = self.wizard.get(KEYS, [])
         text = "\n".join(keys) if isinstance(keys, list) else str(keys)
@@ -67,7 +69,7 @@ class SshKeysPage(Page):
 
     async def download(self, url: str) -> None:
         try:
-            fetched = await asyncio.to_thread(self.installer.key_fetch, url)
+            fetched = await asyncio.to_thread(self.context.remote.fetch_keys, url)
         except RemoteError as error:
             self.set_status(f"No keys fetched: {error}")
             self.app.bell()
@@ -88,21 +90,39 @@ class SshKeysPage(Page):
 
 class PasswordPage(Page):
     heading = "Password"
-    help_text = "The root password of the node (console and SSH). Optional if you gave SSH keys."
+    help_text = (
+        "The password of the admin user 'stook', for the console and for sudo. SSH never "
+        "accepts it (keys only)."
+    )
     owns = (PASSWORD,)
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        # A password from a seed config (often a $6$ hash) is kept unless a new one is typed.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A password given before (the seed's, often a $6$ hash, or one typed on an earlier
+        # visit) is kept unless a new one is typed.
         self.given = self.wizard.get(PASSWORD)
 
     def form(self) -> ComposeResult:
-        yield row("Password", Input(password=True, id="password", compact=True))
-        yield row("Again", Input(password=True, id="confirm", compact=True))
-        if self.given:
-            yield Label(
-                "A password came with the install config; leave empty to keep it.", classes="hint"
+        yield row("Password", text_input("", "", "password", password=True))
+        yield row("Again", text_input("", "", "confirm", password=True))
+        yield Static(self.what_it_means(), id="meaning", classes="hint", markup=False)
+
+    def what_it_means(self) -> str:
+        if not self.given:
+            lead = ""
+        elif self.given == self.wizard.seeded_password:
+            lead = "A password came with the install config; leave empty to keep it. "
+        else:
+            lead = "A password was typed before; leave empty to keep it. "
+        if self.wizard.get(KEYS):
+            return lead + (
+                "Optional with an SSH key: without a password, stook cannot log in on the "
+                "console and sudo asks for none."
             )
+        return lead + (
+            "No SSH key was given: this node takes no remote login; this password on the "
+            "console is the only way in."
+        )
 
     def typed(self) -> tuple[str, str]:
         return (

@@ -9,9 +9,16 @@ from textual.widgets import Input, Label, RadioSet, Select, SelectionList
 
 from stook_core.config.model import BondMode
 from stook_core.hardware import Nic
-from stook_installer.tui.fields import row
 from stook_installer.tui.page import Page
-from stook_installer.tui.start import chosen, radio_set
+from stook_installer.tui.widgets import (
+    MarkedSelectionList,
+    chosen,
+    example,
+    note,
+    radio_set,
+    row,
+    text_input,
+)
 
 NET = "install.management_interface"
 METHODS = (("dhcp", "DHCP"), ("static", "Static address"))
@@ -48,9 +55,9 @@ class NetworkPage(Page):
             up = [n for n in nics if n.link_up] or nics
             refs = [{"name": up[0].name}] if up else []
         if not nics:
-            yield Label("This machine has no network interface.", classes="hint")
+            yield note("This machine has no network interface.")
         yield Label("NICs:")
-        yield SelectionList[str](
+        yield MarkedSelectionList(
             *(
                 (nic_label(n), n.name, any(refers_to(r, n) for r in refs if r is not None))
                 for n in nics
@@ -70,17 +77,20 @@ class NetworkPage(Page):
                 compact=True,
             ),
         )
-        yield row("VLAN ID", self.text("vlan_id", "none", "vlan"))
+        yield row("VLAN ID", self.text("vlan_id", "(empty: untagged, no VLAN)", "vlan"))
         yield Label("IPv4:")
         yield radio_set(METHODS, str(self.wizard.get(f"{NET}.method", "dhcp")), "method")
-        yield row("Address", self.text("address", "192.168.1.10/24", "address"), id="address-row")
-        yield row("Gateway", self.text("gateway", "192.168.1.1", "gateway"), id="gateway-row")
-        yield row("MTU", self.text("mtu", "default (1500)", "mtu"))
+        address = self.text("address", example("192.168.1.10/24"), "address")
+        yield row("Address", address, id="address-row")
+        yield row(
+            "Gateway", self.text("gateway", example("192.168.1.1"), "gateway"), id="gateway-row"
+        )
+        yield row("MTU", self.text("mtu", "(empty: the default, 1500)", "mtu"))
 
     def text(self, key: str, placeholder: str, id: str) -> Input:
         value = self.wizard.get(f"{NET}.{key}")
         shown = "" if value is None or (key == "mtu" and value == 0) else str(value)
-        return Input(shown, placeholder=placeholder, id=id, compact=True)
+        return text_input(shown, placeholder, id)
 
     def value(self, id: str) -> str:
         return self.query_one(f"#{id}", Input).value.strip()

@@ -3,18 +3,23 @@
 A page writes its widgets into the wizard's document on every change (``store``), then shows the
 problems the model reports for the field paths the page owns (``paths``). Next stays disabled
 while there are any; Next is also refused (not just greyed out) by ``action_next``.
+
+Pages are leaves: they know neither the app nor each other. A page says what happened with a
+message (``GoNext``, ``GoBack``, ...) and the app, through the flow (flow.py), decides what
+comes next.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.dom import DOMNode
+from textual.message import Message
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import (
     Button,
     Checkbox,
@@ -27,25 +32,81 @@ from textual.widgets import (
     TextArea,
 )
 
+from stook_installer import remote
+from stook_installer.engine.consent import Consent
+from stook_installer.engine.plan import Plan
 from stook_installer.tui.state import Wizard, describe_problem
+from stook_installer.tui.widgets import shown
 
-if TYPE_CHECKING:
-    from stook_installer.tui.app import InstallerApp
-
-
-def split_list(text: str) -> list[str]:
-    """``a, b c`` -> ``[a, b, c]``: lists are typed separated by commas or spaces."""
-    return [word for word in text.replace(",", " ").split() if word]
+# --- what a page tells the app ------------------------------------------------------------------
 
 
-def shown(widget: Widget) -> bool:
-    """True when neither the widget nor a container around it is hidden."""
-    node: DOMNode | None = widget
-    while isinstance(node, Widget) and not isinstance(node, Screen):
-        if not node.display:
-            return False
-        node = node.parent
-    return True
+@dataclass
+class GoNext(Message):
+    """The page's answers are complete: go to the next page of the flow."""
+
+    page: type[Page]
+
+
+@dataclass
+class GoBack(Message):
+    page: type[Page]
+
+
+@dataclass
+class Confirmed(Message):
+    """The operator confirmed *plan* as shown: run exactly it, with *consent*."""
+
+    plan: Plan
+    consent: Consent
+
+
+@dataclass
+class Finished(Message):
+    """The install ended (``failure`` None when it worked)."""
+
+    failure: str | None
+
+
+@dataclass
+class LeaveInstaller(Message):
+    """Leave the installer before installing (no usable disk): *reason* says why."""
+
+    reason: str
+
+
+@dataclass
+class Chosen(Message):
+    """What to do at the end: reboot, poweroff or shell; *left* when nothing was installed."""
+
+    choice: str
+    installed: bool
+    left: bool = False
+
+
+# --- what a page gets ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The network checks some pages make (replaceable in tests by local servers)."""
+
+    check_server: Callable[[str], None] = remote.check_server
+    fetch_keys: Callable[[str], remote.FetchedKeys] = remote.fetch_keys
+
+
+def _first_of_one(_page: type[Page]) -> tuple[int, int]:
+    return 1, 1
+
+
+@dataclass(frozen=True)
+class Context:
+    """The answers, the remote checks, and where a page stands in the flow (asked afresh, as
+    an answer such as the mode changes the number of pages)."""
+
+    wizard: Wizard
+    remote: Remote = field(default_factory=Remote)
+    position: Callable[[type[Page]], tuple[int, int]] = _first_of_one
 
 
 class Page(Screen[None]):
@@ -61,23 +122,12 @@ class Page(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, wizard: Wizard) -> None:
+    def __init__(self, context: Context) -> None:
         super().__init__()
-        self.wizard = wizard
+        self.context = context
+        self.wizard = context.wizard
         self.problems: list[str] = []
         self.busy = False
-
-    @classmethod
-    def applies(cls, wizard: Wizard) -> bool:
-        """False for pages the current answers skip (role when creating, VIP when joining)."""
-        return True
-
-    @property
-    def installer(self) -> InstallerApp:
-        from stook_installer.tui.app import InstallerApp
-
-        assert isinstance(self.app, InstallerApp)
-        return self.app
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -96,7 +146,7 @@ class Page(Screen[None]):
         yield Footer()
 
     def title_line(self) -> str:
-        number, total = self.installer.position(type(self))
+        number, total = self.context.position(type(self))
         mode = " [dry run]" if self.wizard.dry_run else ""
         return f"Stook installer{mode}  -  step {number} of {total}: {self.heading}"
 
@@ -109,7 +159,6 @@ class Page(Screen[None]):
 
     def on_mount(self) -> None:
         self.revalidate()
-        self.query_one("#back", Button).display = self.installer.position(type(self))[0] > 1
         first = next((w for w in self.query("#form *") if w.focusable), None)
         if first is not None:
             first.focus()
@@ -128,13 +177,16 @@ class Page(Screen[None]):
 
     def revalidate(self) -> list[str]:
         self.store()
+        # The answers may change what the title says (the mode changes the number of steps).
+        self.query_one("#title", Static).update(self.title_line())
+        self.query_one("#back", Button).display = self.context.position(type(self))[0] > 1
         found = self.wizard.problems_for(self.paths())
         extra = self.page_problems()
-        shown = [describe_problem(p) for p in found] + extra
+        lines = [describe_problem(p) for p in found] + extra
         self.problems = [describe_problem(p) for p in found if p.severity == "error"] + extra
         problems = self.query_one("#problems", Static)
-        problems.update("\n".join(shown))
-        problems.display = bool(shown)
+        problems.update("\n".join(lines))
+        problems.display = bool(lines)
         problems.set_class(not self.problems, "warnings")
         self.query_one("#next", Button).disabled = bool(self.problems) or self.busy
         return self.problems
@@ -187,7 +239,7 @@ class Page(Screen[None]):
             self.app.bell()
             return
         if await self.before_next():
-            self.installer.next_page(self)
+            self.post_message(GoNext(type(self)))
 
     async def before_next(self) -> bool:
         """A last check before leaving (the join server answers); False stays on the page."""
@@ -196,4 +248,4 @@ class Page(Screen[None]):
     def action_back(self) -> None:
         if not self.busy:
             self.store()
-            self.installer.previous_page(self)
+            self.post_message(GoBack(type(self)))

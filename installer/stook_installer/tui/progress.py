@@ -1,8 +1,11 @@
-"""The install running: a progress bar per step and a scrolling log, fed by the engine's events."""
+"""The install running: a progress bar per step and a scrolling log, fed by the engine's events.
+
+It runs the Plan the summary showed, with the operator's Consent to it, and nothing else.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,15 +14,11 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, ProgressBar, RichLog, Static
 
-from stook_core.config import InstallConfig
-from stook_core.problems import ConfigError
-from stook_installer.engine import InstallFailed, install
+from stook_installer.engine.consent import Consent
 from stook_installer.engine.events import Event
 from stook_installer.engine.plan import Plan
-from stook_installer.tui.state import Wizard
-
-if TYPE_CHECKING:
-    from stook_installer.tui.app import InstallerApp
+from stook_installer.engine.runner import InstallFailed, execute
+from stook_installer.tui.page import Finished
 
 
 class StepRow(Horizontal):
@@ -66,23 +65,15 @@ class ProgressPage(Screen[None]):
         Binding("ctrl+n", "next", "Continue", priority=True),
     ]
 
-    def __init__(self, wizard: Wizard, config: InstallConfig) -> None:
+    def __init__(self, plan: Plan, consent: Consent, *, dry_run: bool) -> None:
         super().__init__()
-        self.wizard = wizard
-        self.config = config
+        self.plan, self.consent, self.dry_run = plan, consent, dry_run
         self.rows: dict[str, StepRow] = {}
         self.done = False
         self.failure: str | None = None
 
-    @property
-    def installer(self) -> InstallerApp:
-        from stook_installer.tui.app import InstallerApp
-
-        assert isinstance(self.app, InstallerApp)
-        return self.app
-
     def compose(self) -> ComposeResult:
-        mode = " [dry run]" if self.wizard.dry_run else ""
+        mode = " [dry run]" if self.dry_run else ""
         yield Static(f"Stook installer{mode}  -  installing", id="title", markup=False)
         yield VerticalScroll(id="steps")
         yield RichLog(id="log", wrap=True, markup=False, auto_scroll=True)
@@ -99,19 +90,13 @@ class ProgressPage(Screen[None]):
             self.app.call_from_thread(self.show, event)
 
         try:
-            plan = install(
-                self.config,
-                self.wizard.machine,
-                self.wizard.image_path,
-                sink,
-                dry_run=self.wizard.dry_run,
-            )
-        except (InstallFailed, ConfigError) as error:
-            self.app.call_from_thread(self.finish, None, str(error))
+            execute(self.plan, self.consent, sink, dry_run=self.dry_run)
+        except InstallFailed as error:
+            self.app.call_from_thread(self.finish, str(error))
         except Exception as error:  # the operator must see it, not a crashed screen
-            self.app.call_from_thread(self.finish, None, f"unexpected {error!r}")
+            self.app.call_from_thread(self.finish, f"unexpected {error!r}")
         else:
-            self.app.call_from_thread(self.finish, plan, None)
+            self.app.call_from_thread(self.finish, None)
 
     def show(self, event: Event) -> None:
         row = self.rows.get(event.step)
@@ -126,13 +111,13 @@ class ProgressPage(Screen[None]):
             text = f"{mark} {event.step}" + (f": {event.message}" if event.message else "")
             self.query_one("#log", RichLog).write(text)
 
-    def finish(self, plan: Plan | None, failure: str | None) -> None:
+    def finish(self, failure: str | None) -> None:
         self.done = True
         self.failure = failure
         if failure is None:
             what = (
                 "Dry run finished: nothing was written."
-                if self.wizard.dry_run
+                if self.dry_run
                 else ("The node is installed.")
             )
         else:
@@ -149,4 +134,4 @@ class ProgressPage(Screen[None]):
 
     def action_next(self) -> None:
         if self.done:
-            self.installer.show_final(self.failure)
+            self.post_message(Finished(self.failure))

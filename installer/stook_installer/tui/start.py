@@ -1,14 +1,14 @@
-"""Mode (create a cluster or join one) and role (join only)."""
+"""Mode (create a cluster or join one) and role (the flow asks it only when joining)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.widgets import RadioButton, RadioSet
+from textual.widgets import RadioSet
 
 from stook_installer.tui.page import Page
-from stook_installer.tui.state import Wizard
+from stook_installer.tui.widgets import chosen, radio_set
 
 MODES = (
     ("create", "Create a new cluster (this is the first node)"),
@@ -20,19 +20,6 @@ ROLES = (
     ("worker", "worker: runs workloads only"),
     ("witness", "witness: etcd only, for a quorum (no workloads)"),
 )
-
-
-def radio_set(choices: tuple[tuple[str, str], ...], current: str, id: str) -> RadioSet:
-    return RadioSet(
-        *(RadioButton(label, value=value == current, name=value) for value, label in choices),
-        id=id,
-        compact=True,
-    )
-
-
-def chosen(radios: RadioSet) -> str | None:
-    button = radios.pressed_button
-    return button.name if button is not None else None
 
 
 class ModePage(Page):
@@ -62,10 +49,6 @@ class RolePage(Page):
     heading = "Node role"
     help_text = "The role of this node in the cluster it joins."
     owns: ClassVar[tuple[str, ...]] = ("install.role",)
-
-    @classmethod
-    def applies(cls, wizard: Wizard) -> bool:
-        return wizard.mode == "join"
 
     def form(self) -> ComposeResult:
         yield radio_set(ROLES, str(self.wizard.get("install.role", "default")), "role")

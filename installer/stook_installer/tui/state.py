@@ -61,6 +61,11 @@ class Wizard:
     _cache: dict[str, tuple[InstallConfig | None, list[Problem]]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # The password the seed config brought (often a $6$ hash), to tell it from a typed one.
+    seeded_password: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.seeded_password = self.get("install.password")
 
     # --- the document by dotted path ------------------------------------------------------------
 
@@ -174,5 +179,18 @@ class Wizard:
             return None
 
     def candidate_disks(self) -> list[Disk]:
-        """Disks the node can be installed on: every writable disk."""
-        return [d for d in self.machine.disks if not d.read_only]
+        """Disks the node can be installed on: writable and not in use."""
+        return [d for d in self.machine.disks if unusable(d) is None]
+
+    def unusable_disks(self) -> list[tuple[Disk, str]]:
+        """The disks never offered, each with the reason."""
+        return [(d, why) for d in self.machine.disks if (why := unusable(d)) is not None]
+
+
+def unusable(disk: Disk) -> str | None:
+    """Why *disk* can never be erased by this install (None when it can)."""
+    if disk.read_only:
+        return "read-only"
+    if disk.busy is None:
+        return None
+    return "; ".join(disk.in_use)  # the live medium, mounts, holders, swap

@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
-from stook_installer import install_cli
+from stook_installer import cli, install_cli
+from stook_installer.engine.consent import Consent
+from stook_installer.engine.plan import Plan, build_plan
+from stook_installer.engine.runner import execute
 from support.install_engine import EXAMPLES, PROFILES, TOKEN, document
 
 MACHINE = str(PROFILES / "os-and-data.json")
@@ -84,3 +87,40 @@ def test_without_automatic_the_tui_is_started(
     config = write(tmp_path, document(automatic=None))
     assert install_cli.main(["--config", config, "--machine", MACHINE]) == 0
     assert seen["seed"]["install"]["hostname"] == "node1"
+
+
+def test_help_lists_the_subcommands_and_the_install_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("validate FILE", "show FILE", "schema", "--automatic", "--dry-run", "--config"):
+        assert word in out
+
+
+def test_unattended_runs_the_one_plan_it_printed_with_consent_to_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A spy on the real build_plan and execute: one plan is built, printed and executed."""
+    built: list[Plan] = []
+    executed: list[tuple[Plan, Consent | None]] = []
+
+    def build(*args: Any, **kwargs: Any) -> Plan:
+        built.append(build_plan(*args, **kwargs))
+        return built[-1]
+
+    def run(plan: Plan, consent: Consent | None, sink: Any, *, dry_run: bool) -> None:
+        executed.append((plan, consent))
+        execute(plan, consent, sink, dry_run=dry_run)
+
+    monkeypatch.setattr(install_cli, "build_plan", build)
+    monkeypatch.setattr(install_cli, "execute", run)
+    argv = ["--dry-run", "--machine", MACHINE, "--config", str(EXAMPLES / "create.yaml"),
+            "--automatic"]  # fmt: skip
+    assert install_cli.main(argv) == install_cli.EXIT_OK
+    assert len(built) == 1
+    [(plan, consent)] = executed
+    assert plan is built[0] and consent == Consent.to(plan)
+    assert "\n".join(plan.describe()) in capsys.readouterr().out

@@ -79,11 +79,11 @@ def seed() -> Callable[..., dict[str, Any]]:
 Scenario = Callable[[Pilot[Any]], Awaitable[None]]
 
 
-def run_scenario(app: InstallerApp, scenario: Scenario) -> None:
-    """Run *app* headless at 80x24 and let *scenario* drive it with the keyboard."""
+def run_scenario(app: InstallerApp, scenario: Scenario, size: tuple[int, int] = SIZE) -> None:
+    """Run *app* headless (80x24 unless *size*) and let *scenario* drive it with the keyboard."""
 
     async def main() -> None:
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=size) as pilot:
             await pilot.pause()
             await scenario(pilot)
 
@@ -91,5 +91,5 @@ def run_scenario(app: InstallerApp, scenario: Scenario) -> None:
 
 
 @pytest.fixture
-def drive() -> Callable[[InstallerApp, Scenario], None]:
+def drive() -> Callable[..., None]:
     return run_scenario

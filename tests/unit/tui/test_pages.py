@@ -11,10 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual import events
 from textual.pilot import Pilot
-from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Input, RadioSet, Select, SelectionList, Static
+from textual.widgets import Button, Checkbox, Input, Select, SelectionList, Static
 
 from stook_installer import remote
 from stook_installer.tui.app import InstallerApp, Outcome
@@ -24,9 +22,21 @@ from stook_installer.tui.fields import DnsPage, HostnamePage, NtpPage, ProxyPage
 from stook_installer.tui.final import FinalPage
 from stook_installer.tui.login import PasswordPage, SshKeysPage
 from stook_installer.tui.network import NetworkPage
+from stook_installer.tui.page import Remote
 from stook_installer.tui.progress import ProgressPage
 from stook_installer.tui.start import ModePage, RolePage
 from stook_installer.tui.summary import SummaryPage
+from support.pilot import (
+    assert_blocked,
+    assert_goes_on,
+    choose,
+    fill,
+    go_next,
+    go_to,
+    problems,
+    status,
+    type_text,
+)
 from support.tls import self_signed
 
 ED25519 = (
@@ -37,88 +47,6 @@ KEY_MESSAGE = "is not an SSH public key line (type, base64 key, optional comment
 
 Drive = Callable[[InstallerApp, Callable[[Pilot[Any]], Any]], None]
 P = Pilot[Any]
-
-
-# --- keyboard helpers -----------------------------------------------------------------------------
-
-
-async def type_text(pilot: P, text: str) -> None:
-    await pilot.press(*text)
-    await pilot.pause()
-
-
-async def fill(pilot: P, selector: str, text: str) -> None:
-    """Focus the field (which selects its text) and paste *text* over it, as a terminal pastes;
-    an empty *text* is a Backspace. (Typing key by key works too, see type_text, but each
-    key costs the pilot a round trip.)"""
-    screen = pilot.app.screen
-    field = screen.query_one(selector, Input)
-    screen.set_focus(None)
-    field.focus()
-    await pilot.pause()
-    if text:
-        field.post_message(events.Paste(text))
-    else:
-        await pilot.press("backspace")
-    await pilot.pause()
-    assert field.value == text
-
-
-async def choose(pilot: P, selector: str, index: int) -> None:
-    """Pick the *index*-th radio button with the arrow keys and Enter."""
-    radios = pilot.app.screen.query_one(selector, RadioSet)
-    radios.focus()
-    await pilot.pause()
-    await pilot.press("home", *["down"] * index, "enter")
-    await pilot.pause()
-
-
-async def go_next(pilot: P) -> None:
-    await pilot.press("ctrl+n")
-    await pilot.pause()
-
-
-async def go_to(pilot: P, page: type[Screen[Any]], limit: int = 20) -> None:
-    """Press Next until *page* shows; fail with what blocks the way."""
-    for _ in range(limit):
-        if isinstance(pilot.app.screen, page):
-            return
-        await go_next(pilot)
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-    screen = pilot.app.screen
-    raise AssertionError(
-        f"never reached {page.__name__}: stuck on {type(screen).__name__}: {problems(pilot)}"
-    )
-
-
-def problems(pilot: P) -> str:
-    return str(pilot.app.screen.query_one("#problems", Static).content)
-
-
-def status(pilot: P) -> str:
-    return str(pilot.app.screen.query_one("#status", Static).content)
-
-
-async def assert_blocked(pilot: P, *messages: str) -> None:
-    """Each message shows, Next is disabled, and Next does not leave the page."""
-    screen = pilot.app.screen
-    shown = problems(pilot)
-    for message in messages:
-        assert message in shown
-    assert screen.query_one("#problems", Static).display
-    assert screen.query_one("#next", Button).disabled
-    await go_next(pilot)
-    assert pilot.app.screen is screen
-
-
-async def assert_goes_on(pilot: P, following: type[Screen[Any]]) -> None:
-    assert problems(pilot) == ""
-    assert not pilot.app.screen.query_one("#next", Button).disabled
-    await go_next(pilot)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    assert isinstance(pilot.app.screen, following), problems(pilot)
 
 
 # --- mode and role --------------------------------------------------------------------------------
@@ -135,8 +63,10 @@ def test_mode_create_leads_to_disks(make_app: Any, drive: Drive) -> None:
 
 def test_mode_join_asks_for_the_role(make_app: Any, drive: Drive) -> None:
     async def scenario(pilot: P) -> None:
+        title = pilot.app.screen.query_one("#title", Static)
+        assert "step 1 of 12" in str(title.content)  # create: no role, no server page
         await choose(pilot, "#mode", 1)
-        assert "step 1 of 12" in str(pilot.app.screen.query_one("#title", Static).content)
+        assert "step 1 of 13" in str(title.content)  # the title follows the answer at once
         await assert_goes_on(pilot, RolePage)
         await choose(pilot, "#role", 2)  # worker
         assert pilot.app.wizard.get("install.role") == "worker"
@@ -445,7 +375,7 @@ def test_server_url_that_answers_pong_goes_on(
         assert isinstance(pilot.app.screen, TokenPage), status(pilot)
         assert pilot.app.wizard.get("install.server_url") == "127.0.0.1"
 
-    drive(make_app(seed=seed(vip=None), server_check=supervisor), scenario)
+    drive(make_app(seed=seed(vip=None), remote=Remote(check_server=supervisor)), scenario)
 
 
 def test_server_url_must_answer(make_app: Any, drive: Drive, seed: Any) -> None:
@@ -473,7 +403,7 @@ def test_server_url_must_answer(make_app: Any, drive: Drive, seed: Any) -> None:
         assert "The server did not answer as expected" in status(pilot)
         assert "could not be reached" in status(pilot)
 
-    drive(make_app(seed=seed(vip=None), server_check=unreachable), scenario)
+    drive(make_app(seed=seed(vip=None), remote=Remote(check_server=unreachable)), scenario)
 
 
 def test_token(make_app: Any, drive: Drive, seed: Any) -> None:
@@ -602,7 +532,7 @@ def test_summary_shows_masked_yaml_and_erased_disks(make_app: Any, drive: Drive,
         assert "correct-horse" not in yaml
         erase = str(screen.query_one("#erase", Static).content)
         assert "These disks will be erased; everything on them is lost:" in erase
-        assert "/dev/sda 960 GB" in erase
+        assert "/dev/sda 894 GiB (960 GB)" in erase
         # Install stays blocked until the explicit confirmation is ticked.
         assert screen.query_one("#next", Button).disabled
         await go_next(pilot)

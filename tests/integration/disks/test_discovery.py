@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+from typing import Any
 
 from integration.agent.kubehelpers import wait_until
 from integration.disks.conftest import DiskAgent, LoopRig
@@ -27,6 +29,33 @@ def test_a_new_disk_becomes_a_blockdevice_with_its_details(
     assert status["provisionPhase"] == "Unprovisioned"
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("True", "NotProvisioned")
+
+
+def _table(disk_agent: DiskAgent, name: str) -> dict[str, Any]:
+    """What ``kubectl get bd <name>`` shows: the API server's Table of the printer columns."""
+    api = disk_agent.devices.api
+    reply = api.call_api(
+        "GET", f"{api.configuration.host}/apis/stook.io/v1alpha1/blockdevices/{name}",
+        header_params={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+        _request_timeout=30,
+    )  # fmt: skip
+    reply.read()
+    table = json.loads(reply.data)
+    names = [column["name"] for column in table["columnDefinitions"]]
+    return dict(zip(names, table["rows"][0]["cells"], strict=True))
+
+
+def test_kubectl_get_shows_node_path_capacity_in_gib_and_state(
+    disk_agent: DiskAgent, loops: LoopRig
+) -> None:
+    device = loops.attach(loops.image("big", size=3 * 1024**3 // 2))  # sparse: 1.5 GiB
+    name = disk_agent.wait_object(device)["metadata"]["name"]
+    row = wait_until(lambda: (r := _table(disk_agent, name))["Ready"] == "True" and r, "Ready")
+    assert row["Node"] == disk_agent.node and row["Path"] == device
+    assert row["GiB"] == 1.5
+    assert (row["Provision"], row["Provisioned"], row["Phase"], row["State"]) == (
+        "none", "none", "Unprovisioned", "Active",
+    )  # fmt: skip
 
 
 def test_a_disk_keeps_its_object_across_a_path_change_and_turns_inactive_meanwhile(

@@ -8,6 +8,7 @@ is always dumped in its canonical form. See docs/install-config.md.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +21,7 @@ from pydantic import (
     PlainSerializer,
     SecretStr,
     SerializationInfo,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -37,7 +39,9 @@ from stook_core.config.checks import (
     within,
 )
 from stook_core.crypt import is_sha512_crypt, sha512_crypt
-from stook_core.problems import REDACTED
+from stook_core.net.bond import BOND_OPTIONS, BondOptionError, parse_bond_option
+from stook_core.net.bond import BondMode as BondMode  # re-exported: the TUI offers the modes
+from stook_core.problems import REDACTED, render_value
 from stook_core.units import parse_size
 
 API_VERSION = "stook.io/v1beta1"
@@ -238,24 +242,6 @@ class DiskMatch(Strict):
 
 # --- network ------------------------------------------------------------------------------------
 
-BondMode = Literal[
-    "balance-rr",
-    "active-backup",
-    "balance-xor",
-    "broadcast",
-    "802.3ad",
-    "balance-tlb",
-    "balance-alb",
-]
-BOND_OPTIONS = frozenset(
-    {
-        "ad_select", "all_slaves_active", "arp_all_targets", "arp_interval", "arp_ip_target",
-        "arp_validate", "downdelay", "fail_over_mac", "lacp_rate", "lp_interval", "min_links",
-        "num_grat_arp", "num_unsol_na", "packets_per_slave", "primary", "primary_reselect",
-        "resend_igmp", "tlb_dynamic_lb", "updelay", "use_carrier", "xmit_hash_policy",
-    }
-)  # fmt: skip
-
 
 class NicRef(Strict):
     """A NIC by name, by MAC (survives renames), or both. Shorthand: ``eno1`` or a MAC."""
@@ -287,17 +273,57 @@ class NicRef(Strict):
         return " ".join(part for part in (self.name, self.mac and f"({self.mac})") if part)
 
 
-def _bond_options(value: dict[str, str]) -> bool:
-    return all(key in BOND_OPTIONS for key in value)
+@dataclass(frozen=True)
+class _OptionInput:
+    """A bonding option's value with its name, so the value's validator knows which option
+    it checks and its error lands on ``options.<name>``. Shown as the value alone."""
+
+    name: str
+    value: Any
+
+    def __str__(self) -> str:
+        return render_value(self.value)
+
+
+def _pair_options(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _OptionInput(str(key), item) for key, item in value.items()}
+    return value
+
+
+def _bond_option(value: Any) -> Any:
+    if not isinstance(value, _OptionInput):
+        return value
+    try:
+        return parse_bond_option(value.name, value.value)
+    except BondOptionError as error:
+        raise fail(str(error)) from None
+
+
+BondOptions = Annotated[
+    dict[str, Annotated[str, BeforeValidator(_bond_option)]],
+    BeforeValidator(_pair_options),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": "kernel bonding options (docs/install-config.md)",
+            "propertyNames": {"enum": list(BOND_OPTIONS)},
+            "additionalProperties": {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "integer"},
+                    {"type": "array", "items": {"type": "string"}},
+                ]
+            },
+        }
+    ),
+]
 
 
 class Bond(Strict):
     mode: BondMode = "active-backup"
     miimon: Annotated[WholeNumber, within(0, 60000)] = 100
-    options: Annotated[
-        dict[str, str],
-        Check(_bond_options, "names an unknown bonding option; see docs/install-config.md"),
-    ] = Field(default_factory=dict)
+    options: BondOptions = Field(default_factory=dict)
 
 
 class ManagementInterface(Strict):

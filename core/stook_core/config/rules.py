@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from stook_core.config.model import InstallConfig, InstallSpec
 from stook_core.layout import STATE_MIN
+from stook_core.net.bond import BOND_OPTIONS
 from stook_core.problems import Problem
 from stook_core.units import format_size
 
@@ -115,6 +116,20 @@ def _login(spec: InstallSpec) -> Iterator[Problem]:
         )
 
 
+_SPECIAL = (
+    (ipaddress.IPv4Network("0.0.0.0/8"), "in 0.0.0.0/8 (this host)"),
+    (ipaddress.IPv4Network("127.0.0.0/8"), "a loopback address"),
+    (ipaddress.IPv4Network("169.254.0.0/16"), "a link-local address"),
+    (ipaddress.IPv4Network("224.0.0.0/4"), "a multicast address"),
+    (ipaddress.IPv4Network("240.0.0.0/4"), "a reserved address (240.0.0.0/4)"),
+)
+
+
+def special_use(network: ipaddress.IPv4Network) -> str | None:
+    """What special-use range *network* overlaps, or None."""
+    return next((name for special, name in _SPECIAL if network.overlaps(special)), None)
+
+
 # --- management network -------------------------------------------------------------------------
 
 
@@ -199,6 +214,34 @@ def _gateway(spec: InstallSpec) -> Iterator[Problem]:
         )
     elif net.gateway == net.address.ip:
         yield Problem.of(f"{NET}.gateway", "is the node's own address", str(net.gateway))
+    elif net.address.network.prefixlen < 31 and net.gateway in (
+        net.address.network.network_address,
+        net.address.network.broadcast_address,
+    ):
+        yield Problem.of(
+            f"{NET}.gateway",
+            f"is the network or broadcast address of {net.address.network}",
+            str(net.gateway),
+        )
+
+
+@rule(
+    "addresses-unicast",
+    "the node's subnet (static) or the VIP (DHCP) is not a special-use range",
+    reads=(f"{NET}.address", f"{P}.vip"),
+)
+def _unicast(spec: InstallSpec) -> Iterator[Problem]:
+    iface = spec.management_interface.address
+    if iface is not None:  # the gateway and a static VIP lie in this subnet (rules above)
+        kind = special_use(iface.network)
+        if kind:
+            yield Problem.of(f"{NET}.address", f"is {kind}, not a host address", str(iface))
+    elif spec.vip is not None and spec.vip.address is not None:
+        kind = special_use(ipaddress.IPv4Network(spec.vip.address))
+        if kind:
+            yield Problem.of(
+                f"{P}.vip.address", f"is {kind}, not a host address", str(spec.vip.address)
+            )
 
 
 # --- VIP ----------------------------------------------------------------------------------------
@@ -244,28 +287,143 @@ def _vip_placement(spec: InstallSpec) -> Iterator[Problem]:
         yield Problem.of(f"{P}.vip.address", "is the gateway's address", str(vip.address))
 
 
+# --- bond -------------------------------------------------------------------------------------
+
+BOND = f"{NET}.bond"
+
+
+@rule(
+    "bond-options-by-mode",
+    "a bonding option the kernel refuses in the bond's mode is an error",
+    reads=(f"{BOND}.mode", f"{BOND}.options"),
+)
+def _bond_modes(spec: InstallSpec) -> Iterator[Problem]:
+    bond = spec.management_interface.bond
+    for name, value in sorted(bond.options.items()):
+        modes = BOND_OPTIONS[name].modes
+        if modes and bond.mode not in modes:
+            yield Problem.of(
+                f"{BOND}.options.{name}",
+                f"is only taken in bond mode {' or '.join(modes)} (mode is {bond.mode})",
+                value,
+            )
+
+
+@rule(
+    "bond-primary-port",
+    "bond option primary names one of the management NICs",
+    reads=(f"{BOND}.options", f"{NET}.nics"),
+)
+def _bond_primary(spec: InstallSpec) -> Iterator[Problem]:
+    net = spec.management_interface
+    primary = net.bond.options.get("primary")
+    if primary is None or any(nic.name is None for nic in net.nics):
+        return  # NICs given by MAC only: the preflight checks it against their names
+    names = [nic.name for nic in net.nics]
+    if primary not in names:
+        yield Problem.of(
+            f"{BOND}.options.primary",
+            f"is not one of the management NICs ({', '.join(str(n) for n in names)})",
+            primary,
+        )
+
+
+@rule(
+    "bond-monitoring",
+    "link monitoring options fit together as the kernel applies them",
+    reads=(f"{BOND}.miimon", f"{BOND}.options"),
+)
+def _bond_monitoring(spec: InstallSpec) -> Iterator[Problem]:
+    bond = spec.management_interface.bond
+    options = bond.options
+    grat, unsol = options.get("num_grat_arp"), options.get("num_unsol_na")
+    if grat is not None and unsol is not None and grat != unsol:
+        yield Problem.of(
+            f"{BOND}.options.num_unsol_na",
+            f"differs from num_grat_arp {grat}: the kernel has one setting for both",
+            unsol,
+        )
+    arp = int(options.get("arp_interval", "0"))
+    if arp and bond.miimon:
+        yield Problem.of(
+            f"{BOND}.options.arp_interval",
+            "needs bond.miimon: 0 (with MII monitoring on, the kernel turns ARP monitoring off)",
+            arp,
+        )
+    if arp and "arp_ip_target" not in options:
+        yield Problem.of(f"{BOND}.options.arp_interval", "needs arp_ip_target", arp)
+    if not bond.miimon:
+        for name in ("updelay", "downdelay"):
+            if int(options.get(name, "0")):
+                yield Problem.of(
+                    f"{BOND}.options.{name}",
+                    "needs MII monitoring (bond.miimon > 0); the kernel ignores it otherwise",
+                    int(options[name]),
+                )
+
+
 # --- cluster networks ---------------------------------------------------------------------------
+
+POD_PREFIX_MAX = 24  # RKE2 gives each node a /24 of the pod CIDR
+SERVICE_PREFIX_MIN = 12  # kube-apiserver refuses a larger service range
+
+
+@rule(
+    "cluster-cidr-sizes",
+    "pod and service CIDRs are usable networks of a size RKE2 and Kubernetes accept",
+    reads=(f"{P}.cluster",),
+)
+def _cidr_sizes(spec: InstallSpec) -> Iterator[Problem]:
+    cluster = spec.cluster
+    for name, cidr in (("pod_cidr", cluster.pod_cidr), ("service_cidr", cluster.service_cidr)):
+        kind = special_use(cidr)
+        if kind:
+            yield Problem.of(f"{P}.cluster.{name}", f"overlaps {kind} range", str(cidr))
+    if cluster.pod_cidr.prefixlen > POD_PREFIX_MAX:
+        yield Problem.of(
+            f"{P}.cluster.pod_cidr",
+            f"is smaller than /{POD_PREFIX_MAX}, the block each node takes from it",
+            str(cluster.pod_cidr),
+        )
+    if cluster.service_cidr.prefixlen < SERVICE_PREFIX_MIN:
+        yield Problem.of(
+            f"{P}.cluster.service_cidr",
+            f"is larger than /{SERVICE_PREFIX_MIN}, the most kube-apiserver accepts",
+            str(cluster.service_cidr),
+        )
 
 
 @rule(
     "cluster-dns-in-services",
-    "the cluster DNS address is inside the service CIDR",
+    "the cluster DNS address is a free host address inside the service CIDR",
     reads=(f"{P}.cluster",),
 )
 def _cluster_dns(spec: InstallSpec) -> Iterator[Problem]:
     cluster = spec.cluster
-    if cluster.dns not in cluster.service_cidr:
+    services = cluster.service_cidr
+    if cluster.dns not in services:
+        yield Problem.of(
+            f"{P}.cluster.dns", f"is outside the service CIDR {services}", str(cluster.dns)
+        )
+    elif cluster.dns in (services.network_address, services.broadcast_address):
         yield Problem.of(
             f"{P}.cluster.dns",
-            f"is outside the service CIDR {cluster.service_cidr}",
+            f"is the network or broadcast address of the service CIDR {services}",
+            str(cluster.dns),
+        )
+    elif cluster.dns == services.network_address + 1:
+        yield Problem.of(
+            f"{P}.cluster.dns",
+            f"is the first address of {services}, which the kubernetes Service takes",
             str(cluster.dns),
         )
 
 
 @rule(
     "cidrs-disjoint",
-    "pod, service and management networks do not overlap",
-    reads=(f"{P}.cluster", f"{NET}.address", f"{P}.vip"),
+    "pod, service and management networks do not overlap; VIP and DNS servers lie outside "
+    "the cluster networks",
+    reads=(f"{P}.cluster", f"{NET}.address", f"{P}.vip", f"{P}.dns_servers"),
 )
 def _cidrs_disjoint(spec: InstallSpec) -> Iterator[Problem]:
     cluster = spec.cluster
@@ -275,15 +433,30 @@ def _cidrs_disjoint(spec: InstallSpec) -> Iterator[Problem]:
             f"overlaps the pod CIDR {cluster.pod_cidr}",
             str(cluster.service_cidr),
         )
+    cidrs = (("pod", cluster.pod_cidr), ("service", cluster.service_cidr))
     iface = spec.management_interface.address
-    addresses: list[tuple[str, ipaddress.IPv4Address]] = []
+    overlapped = []  # the cluster networks the node's subnet overlaps (said once, here)
     if iface is not None:
-        addresses.append((f"{NET}.address", iface.ip))
+        for name, cidr in cidrs:
+            if iface.network.overlaps(cidr):
+                overlapped.append(cidr)
+                yield Problem.of(
+                    f"{NET}.address",
+                    f"has the subnet {iface.network}, which overlaps the {name} CIDR {cidr}",
+                    str(iface),
+                )
+    addresses: list[tuple[str, ipaddress.IPv4Address]] = []
     if spec.vip is not None and spec.vip.address is not None:
         addresses.append((f"{P}.vip.address", spec.vip.address))
+    addresses += [
+        (f"{P}.dns_servers[{index}]", server)
+        for index, server in enumerate(spec.dns_servers)
+        if isinstance(server, ipaddress.IPv4Address)
+    ]
     for path, address in addresses:
-        for name, cidr in (("pod", cluster.pod_cidr), ("service", cluster.service_cidr)):
-            if address in cidr:
+        for name, cidr in cidrs:
+            said = cidr in overlapped and iface is not None and address in iface.network
+            if address in cidr and not said:
                 yield Problem.of(path, f"is inside the {name} CIDR {cidr}", str(address))
 
 

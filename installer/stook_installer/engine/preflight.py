@@ -184,6 +184,12 @@ def _nic_checks(config: InstallConfig, machine: Machine) -> Iterator[Problem]:
             yield _problem(
                 path, f"{nic.name} has no link (cable not plugged in?)", severity=WARNING
             )
+    primary = config.install.management_interface.bond.options.get("primary")
+    if primary is not None and chosen and primary not in chosen:
+        yield _problem(
+            f"{P}.management_interface.bond.options.primary",
+            f"{primary} is not one of the chosen NICs ({', '.join(chosen)})",
+        )
 
 
 def check_machine(config: InstallConfig, machine: Machine) -> list[Problem]:

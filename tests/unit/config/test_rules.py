@@ -17,6 +17,7 @@ from support.configs import create_document, ed25519_key, join_document
 from support.docpath import DELETE, set_path
 
 NET = "install.management_interface"
+LACP = {"mode": "802.3ad"}
 
 
 @dataclass
@@ -195,9 +196,49 @@ FIELD_CASES = [
     c(
         "bond",
         {f"{NET}.bond.options": {"speed": "fast"}},
-        f"{NET}.bond.options",
-        "unknown bonding option",
+        f"{NET}.bond.options.speed",
+        "not a bonding option; known options: ad_actor_sys_prio, ad_actor_system",
     ),
+    # YAML numbers are taken as they are; an enum also takes the kernel's number for it
+    c("bond-option", {f"{NET}.bond": LACP | {"options": {"lacp_rate": 1, "updelay": 200}}}),
+    c("bond-option", {f"{NET}.bond.options": {"arp_ip_target": ["192.168.10.1", "10.0.0.1"]}}),
+    *[
+        c(
+            "bond-option",
+            {f"{NET}.bond": LACP | {"options": {name: value}}},
+            f"{NET}.bond.options.{name}",
+            message,
+        )
+        for name, value, message in [
+            (
+                "lacp_rat",
+                "fast",
+                "\"fast\" names 'lacp_rat', not a bonding option (did you mean lacp_rate?)",
+            ),
+            ("lacp_rate", "medium", "lacp_rate takes slow, fast (or 0, 1)"),
+            ("lacp_rate", 2, "2 is not allowed; lacp_rate takes slow, fast"),
+            ("xmit_hash_policy", "layer5", "xmit_hash_policy takes layer2, layer3+4, layer2+3"),
+            ("xmit_hash_policy", "vlan+srcmac", "systemd-networkd cannot set"),
+            ("ad_select", "fastest", "ad_select takes stable, bandwidth, count"),
+            ("updelay", -5, "-5 is out of range; updelay takes a whole number >= 0"),
+            ("updelay", "soon", "is not a whole number"),
+            ("updelay", True, "true is a YAML boolean"),
+            ("resend_igmp", 256, "resend_igmp takes a whole number 0-255"),
+            ("ad_user_port_key", 1024, "0-1023"),
+            ("lp_interval", 0, "lp_interval takes a whole number >= 1"),
+            ("arp_ip_target", "10.0.0.1,10.0.0.300", "has '10.0.0.300', not an IPv4 address"),
+            ("arp_ip_target", ",".join(f"10.0.0.{i}" for i in range(1, 18)), "has 17 addresses"),
+            ("arp_ip_target", "224.0.0.1", "not a unicast address"),
+            ("arp_validate", "filter", "systemd-networkd cannot set"),
+            ("primary", "eth/0", "is not an interface name"),
+            ("ad_actor_system", "02:00:00:00:00", "is not a MAC address"),
+            ("miimon", 50, "is set by bond.miimon, not under options"),
+            ("mode", "802.3ad", "is set by bond.mode"),
+            ("use_carrier", 0, "systemd-networkd cannot set; use_carrier takes 1"),
+            ("all_slaves_active", "yes", "all_slaves_active takes 0, 1"),
+            ("num_grat_arp", {"a": 1}, "is not a single value"),
+        ]
+    ],
     c("vlan", {f"{NET}.vlan_id": 4094}),
     c("vlan", {f"{NET}.vlan_id": 5000}, f"{NET}.vlan_id", "5000 is outside 1-4094"),
     c("vlan", {f"{NET}.vlan_id": 0}, f"{NET}.vlan_id", "0 is outside 1-4094"),
@@ -401,9 +442,170 @@ CROSS_CASES = [
     ),
     c(
         "cidrs-disjoint",
-        {"install.cluster.pod_cidr": "192.168.10.11/32"},
+        {"install.cluster.pod_cidr": "192.168.10.0/24"},
         f"{NET}.address",
-        "is inside the pod CIDR",
+        "has the subnet 192.168.10.0/24, which overlaps the pod CIDR 192.168.10.0/24",
+    ),
+    # the node IP is outside the service CIDR, but its subnet is not
+    c(
+        "cidrs-disjoint",
+        {
+            f"{NET}.address": "192.168.10.11/16",
+            "install.cluster.service_cidr": "192.168.200.0/24",
+            "install.cluster.dns": "192.168.200.10",
+        },
+        f"{NET}.address",
+        "overlaps the service CIDR 192.168.200.0/24",
+    ),
+    c(
+        "cidrs-disjoint",
+        {"install.dns_servers": ["10.52.0.53"]},
+        "install.dns_servers[0]",
+        "is inside the pod CIDR 10.52.0.0/16",
+    ),
+    c(
+        "cidrs-disjoint",
+        {
+            f"{NET}.method": "dhcp",
+            f"{NET}.address": DELETE,
+            f"{NET}.gateway": DELETE,
+            "install.vip": "10.53.0.20",
+        },
+        "install.vip.address",
+        "is inside the service CIDR",
+    ),
+    c(
+        "cluster-dns-in-services",
+        {"install.cluster.dns": "10.53.0.0"},
+        "install.cluster.dns",
+        "is the network or broadcast address of the service CIDR",
+    ),
+    c(
+        "cluster-dns-in-services",
+        {"install.cluster.dns": "10.53.255.255"},
+        "install.cluster.dns",
+        "is the network or broadcast address of the service CIDR",
+    ),
+    c(
+        "cluster-dns-in-services",
+        {"install.cluster.dns": "10.53.0.1"},
+        "install.cluster.dns",
+        "which the kubernetes Service takes",
+    ),
+    c("cluster-cidr-sizes", {"install.cluster.pod_cidr": "10.42.0.0/24"}),
+    c(
+        "cluster-cidr-sizes",
+        {"install.cluster.pod_cidr": "10.52.0.0/25"},
+        "install.cluster.pod_cidr",
+        "is smaller than /24",
+    ),
+    c(
+        "cluster-cidr-sizes",
+        {"install.cluster.service_cidr": "172.0.0.0/11", "install.cluster.dns": "172.0.0.10"},
+        "install.cluster.service_cidr",
+        "is larger than /12",
+    ),
+    c(
+        "cluster-cidr-sizes",
+        {"install.cluster.pod_cidr": "127.0.0.0/16"},
+        "install.cluster.pod_cidr",
+        "overlaps a loopback address range",
+    ),
+    c(
+        "gateway-in-subnet",
+        {f"{NET}.gateway": "192.168.10.255"},
+        f"{NET}.gateway",
+        "is the network or broadcast address of 192.168.10.0/24",
+    ),
+    c(
+        "gateway-in-subnet",
+        {f"{NET}.gateway": "192.168.10.0"},
+        f"{NET}.gateway",
+        "is the network or broadcast address",
+    ),
+    c(
+        "addresses-unicast",
+        {
+            f"{NET}.address": "172.16.8.7/12",
+            f"{NET}.gateway": "172.16.0.1",
+            "install.vip": "172.16.8.6",
+            "install.dns_servers": ["172.16.0.1"],
+        },
+    ),
+    c(
+        "addresses-unicast",
+        {
+            f"{NET}.address": "127.0.0.11/24",
+            f"{NET}.gateway": "127.0.0.1",
+            "install.vip": "127.0.0.10",
+            "install.dns_servers": ["127.0.0.1"],
+        },
+        f"{NET}.address",
+        "is a loopback address, not a host address",
+    ),
+    c(
+        "addresses-unicast",
+        {
+            f"{NET}.method": "dhcp",
+            f"{NET}.address": DELETE,
+            f"{NET}.gateway": DELETE,
+            "install.vip": "169.254.1.10",
+        },
+        "install.vip.address",
+        "is a link-local address",
+    ),
+    c("bond-options-by-mode", {f"{NET}.bond": LACP | {"options": {"lacp_rate": "fast"}}}),
+    c(
+        "bond-options-by-mode",
+        {f"{NET}.bond.options": {"lacp_rate": "fast"}},
+        f"{NET}.bond.options.lacp_rate",
+        "is only taken in bond mode 802.3ad (mode is active-backup)",
+    ),
+    c(
+        "bond-options-by-mode",
+        {f"{NET}.bond": LACP | {"options": {"primary": "eno1"}}},
+        f"{NET}.bond.options.primary",
+        "is only taken in bond mode active-backup or balance-tlb or balance-alb",
+    ),
+    c("bond-primary-port", {f"{NET}.bond.options": {"primary": "eno2"}}),
+    c(
+        "bond-primary-port",
+        {f"{NET}.bond.options": {"primary": "eno3"}},
+        f"{NET}.bond.options.primary",
+        "is not one of the management NICs (eno1, eno2)",
+    ),
+    c(
+        "bond-monitoring",
+        {
+            f"{NET}.bond": {
+                "miimon": 0,
+                "options": {"arp_interval": 100, "arp_ip_target": "192.168.10.1"},
+            }
+        },
+    ),
+    c(
+        "bond-monitoring",
+        {f"{NET}.bond.options": {"arp_interval": 100, "arp_ip_target": "192.168.10.1"}},
+        f"{NET}.bond.options.arp_interval",
+        "needs bond.miimon: 0",
+    ),
+    c(
+        "bond-monitoring",
+        {f"{NET}.bond": {"miimon": 0, "options": {"arp_interval": 100}}},
+        f"{NET}.bond.options.arp_interval",
+        "needs arp_ip_target",
+    ),
+    c(
+        "bond-monitoring",
+        {f"{NET}.bond.options": {"num_grat_arp": 2, "num_unsol_na": 3}},
+        f"{NET}.bond.options.num_unsol_na",
+        "the kernel has one setting for both",
+    ),
+    c(
+        "bond-monitoring",
+        {f"{NET}.bond": {"miimon": 0, "options": {"updelay": 200}}},
+        f"{NET}.bond.options.updelay",
+        "needs MII monitoring",
     ),
     c("cidrs-disjoint", {"install.cluster.pod_cidr": "10.42.0.0/16"}),
     c("shared-disk-size", {"install.data_disk": DELETE, "install.persistent_size": "100Gi"}),

@@ -118,3 +118,16 @@ def test_data_disk_resolving_to_install_disk_is_an_error() -> None:
     config = make_config(data_disk={"path": "/dev/sda"})
     problems = errors(check_machine(config, profile("os-and-data")))
     assert [p.path for p in problems] == ["install.data_disk"]
+
+
+def test_bond_primary_must_be_one_of_the_nics_found_by_mac() -> None:
+    # join.yaml names its NICs by MAC only, so only the machine can say what primary means.
+    bond = {"mode": "active-backup", "options": {"primary": "eno3"}}
+    nics = ["3c:ec:ef:20:00:01", "3c:ec:ef:20:00:02"]
+    config = make_config("join", management_interface={"nics": nics, "bond": bond})
+    problems = errors(check_machine(config, profile("os-and-data")))
+    assert [p.path for p in problems] == ["install.management_interface.bond.options.primary"]
+    assert "eno3 is not one of the chosen NICs (eno1, eno2)" in problems[0].message
+    bond["options"] = {"primary": "eno2"}
+    config = make_config("join", management_interface={"nics": nics, "bond": bond})
+    assert errors(check_machine(config, profile("os-and-data"))) == []

@@ -191,7 +191,8 @@ def test_network_rules_show_inline(make_app: Any, drive: Drive) -> None:
         await assert_blocked(
             pilot,
             'install.management_interface.gateway: "192.168.1.1" is outside the node\'s subnet',
-            'install.management_interface.address: "10.52.0.7" is inside the pod CIDR 10.52.0.0/16',
+            'install.management_interface.address: "10.52.0.7/24" has the subnet 10.52.0.0/24, '
+            "which overlaps the pod CIDR 10.52.0.0/16",
         )
         await fill(pilot, "#address", "192.168.1.255/24")
         await assert_blocked(pilot, "is the network or broadcast address of its subnet")

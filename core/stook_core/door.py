@@ -42,9 +42,10 @@ def log_level(text: str) -> int:
 
 def _crash_file(prog: str, text: str) -> str:
     """Write *text* to a new file under the temporary directory; its path, or why not."""
+    name = prog.split()[0]  # "stook-installer validate FILE" -> stook-installer
     try:
         handle, path = tempfile.mkstemp(
-            prefix=f"{prog}-error-{time.strftime('%Y%m%dT%H%M%S')}-", suffix=".log"
+            prefix=f"{name}-error-{time.strftime('%Y%m%dT%H%M%S')}-", suffix=".log"
         )
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)

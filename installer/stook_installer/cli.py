@@ -3,6 +3,10 @@
 stook-installer validate FILE...     print every problem; exit 2 when there are any
 stook-installer show FILE            the canonical document, secrets redacted
 stook-installer schema               the JSON Schema of InstallConfig
+stook-installer [options]            install a node (see install_cli.py; --help)
+
+Exit codes: 0 fine, 2 invalid input, 70 internal error (a bug; the report names the file with
+the traceback), 130 interrupted; installing has more (install_cli.py).
 """
 
 from __future__ import annotations
@@ -15,19 +19,24 @@ from pathlib import Path
 from stook_core.config import dump_yaml
 from stook_core.config.schema import schema_json
 from stook_core.config.sources import Sources
+from stook_core.door import DEBUG_FLAG, add_debug_flag, guard, report_bug
 from stook_core.problems import ConfigError
+from stook_installer import __version__
 
 EXIT_OK, EXIT_INVALID = 0, 2
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Every file is checked, whatever happened to the one before it."""
     status = EXIT_OK
     for path in args.files:
         try:
             Sources(file=Path(path)).load()
         except ConfigError as error:
             print(error.report(), file=sys.stderr)
-            status = EXIT_INVALID
+            status = max(status, EXIT_INVALID)
+        except Exception as error:  # a bug: say so for this file, go on with the next
+            status = max(status, report_bug(f"stook-installer validate {path}", error, args.debug))
         else:
             print(f"{path}: valid")
     return status
@@ -50,6 +59,8 @@ def cmd_schema(_args: argparse.Namespace) -> int:
 
 def tool_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stook-installer", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"stook-installer {__version__}")
+    add_debug_flag(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="check install config files")
     validate.add_argument("files", nargs="+", metavar="FILE")
@@ -66,9 +77,15 @@ TOOL_COMMANDS = ("validate", "show", "schema")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in TOOL_COMMANDS:
-        parsed = tool_parser().parse_args(args)
+    """Every door of stook-installer; an unexpected error ends as a report (stook_core.door)."""
+    return guard("stook-installer", _dispatch, argv)
+
+
+def _dispatch(args: list[str]) -> int:
+    plain = [arg for arg in args if arg != DEBUG_FLAG]  # --debug may stand anywhere
+    if plain and plain[0] in TOOL_COMMANDS:
+        parsed = tool_parser().parse_args(plain)
+        parsed.debug = len(plain) < len(args)
         run: Callable[[argparse.Namespace], int] = parsed.run
         return run(parsed)
     from stook_installer.install_cli import main as install_main

@@ -6,23 +6,30 @@ install needs consent: ``install.confirm_erase: true`` in the config or
 ``stook.install.confirm_erase=true`` on the kernel command line. ``--dry-run`` prints the plan
 (every command and file) and touches nothing.
 
-Exit codes: 0 done, 1 install failed, 2 invalid config or machine, 3 no consent, 4 no TUI.
+Exit codes: 0 done, 1 install failed, 2 invalid config or machine (a missing or broken
+``--machine`` profile included), 3 no consent, 4 no TUI, 70 internal error (a bug: the report
+names the file holding the traceback; ``--debug`` prints it), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import ValidationError
+
 from stook_core.config.sources import Sources
-from stook_core.config.validate import load_document
+from stook_core.config.validate import load_document, path_of
+from stook_core.door import add_debug_flag
 from stook_core.hardware import Machine, load_profile, probe
-from stook_core.problems import ConfigError
+from stook_core.problems import ConfigError, Problem
+from stook_installer import __version__
 from stook_installer.engine.consent import Consent
 from stook_installer.engine.events import ConsoleSink, EventSink, JsonLinesSink, fan_out
 from stook_installer.engine.image import DEFAULT_IMAGE
@@ -62,6 +69,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, metavar="FILE", help="install config (YAML)")
     p.add_argument("--config-url", metavar="URL", help="fetch the install config from URL")
     p.add_argument(
+        "--config-sha256", metavar="HEX",
+        help="refuse the --config-url document unless its bytes have this SHA-256",
+    )  # fmt: skip
+    p.add_argument(
+        "--config-ca", type=Path, metavar="FILE",
+        help="trust only this CA file for an https --config-url (default: the system CAs)",
+    )  # fmt: skip
+    p.add_argument(
         "--cmdline", type=Path, metavar="FILE",
         help="kernel command line to read stook.* keys from (default /proc/cmdline "
         "when no --config is given)",
@@ -76,6 +91,8 @@ def parser() -> argparse.ArgumentParser:
         help="after an unattended install, reboot or power off as install.after_install says "
         "(used by the live medium's units; without it the installer only prints it)",
     )  # fmt: skip
+    p.add_argument("--version", action="version", version=f"stook-installer {__version__}")
+    add_debug_flag(p)
     return p
 
 
@@ -83,17 +100,47 @@ def _sources(args: argparse.Namespace) -> Sources:
     cmdline_file = args.cmdline
     if cmdline_file is None and args.config is None and PROC_CMDLINE.exists():
         cmdline_file = PROC_CMDLINE
-    cmdline = cmdline_file.read_text(encoding="utf-8") if cmdline_file else None
-    return Sources(file=args.config, config_url=args.config_url, cmdline=cmdline)
+    cmdline = None
+    if cmdline_file is not None:
+        try:
+            cmdline = cmdline_file.read_bytes()  # bytes: kernel_cmdline splits them as the kernel
+        except OSError as error:
+            problem = Problem.of("(file)", f"cannot be read: {error.strerror or error}")
+            raise ConfigError([problem], str(cmdline_file)) from None
+    return Sources(
+        file=args.config,
+        config_url=args.config_url,
+        cmdline=cmdline,
+        config_sha256=args.config_sha256,
+        config_ca=args.config_ca,
+    )
 
 
 def _is_automatic(document: dict[str, Any]) -> bool:
-    value = document.get("install", {}).get("automatic", False)
+    install = document.get("install")
+    value = install.get("automatic", False) if isinstance(install, dict) else False
     return value is True or str(value).lower() in ("true", "1", "yes")
 
 
 def _machine(args: argparse.Namespace) -> Machine:
-    return load_profile(args.machine) if args.machine else probe()
+    if not args.machine:
+        return probe()
+    try:
+        return load_profile(args.machine)
+    except OSError as error:
+        problems = [Problem.of("(file)", f"cannot be read: {error.strerror or error}")]
+    except UnicodeDecodeError as error:
+        problems = [Problem.of("(file)", f"is not UTF-8 text (byte {error.start})")]
+    except json.JSONDecodeError as error:
+        problems = [Problem.of("(file)", f"is not JSON: {error.msg} at line {error.lineno}")]
+    except RecursionError:
+        problems = [Problem.of("(file)", "is not a machine profile: it nests too deeply")]
+    except ValidationError as error:
+        problems = [
+            Problem.of(path_of(detail["loc"]) or "(profile)", f"is invalid: {detail['msg']}")
+            for detail in error.errors()
+        ]
+    raise ConfigError(problems, f"machine profile {args.machine}")
 
 
 @contextlib.contextmanager
@@ -174,6 +221,15 @@ def after_install(then: str) -> None:
 
 def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(list(argv))
+    try:
+        return _main(args)
+    except ConfigError as error:  # a bad --cmdline file or machine profile
+        print(error.report(), file=sys.stderr)
+        print("Nothing was touched.", file=sys.stderr)
+        return EXIT_INVALID
+
+
+def _main(args: argparse.Namespace) -> int:
     sources = _sources(args)
     try:
         document = sources.document()

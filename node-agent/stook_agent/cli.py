@@ -18,6 +18,7 @@ from stook_agent.agent import Agent, AgentSettings, DiskSettings
 from stook_agent.disks.filters import DEFAULT_EXCLUDE
 from stook_agent.identity import IdentityError, node_name
 from stook_agent.kube import api_client
+from stook_core.door import LOG_LEVELS, add_debug_flag, guard, log_level
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -57,14 +58,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="no udev monitor: rescan on SIGHUP and every --rescan-period only",
     )
-    parser.add_argument("--log-level", default=os.environ.get("STOOK_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--log-level",
+        type=log_level,
+        default=os.environ.get("STOOK_LOG_LEVEL", "INFO"),
+        help=f"one of {', '.join(LOG_LEVELS)} (default: $STOOK_LOG_LEVEL or INFO)",
+    )
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the agent; an unexpected error ends as a report (stook_core.door)."""
+    return guard("stook-agent", _main, argv)
+
+
+def _main(argv: list[str]) -> int:
     args = parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
         api = api_client(args.kubeconfig)

@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from stook_core import kernel_cmdline
 from stook_core.boot.slots import BootEnv, Slot, parse_slot
 from stook_core.layout import LABEL_SLOT_A, LABEL_SLOT_B
 
@@ -29,9 +30,8 @@ class Cmdline:
 
 def parse_cmdline(text: str) -> Cmdline:
     args: dict[str, str] = {}
-    for word in shlex.split(text):
-        key, _, value = word.partition("=")
-        args[key] = value  # the kernel also uses the last occurrence
+    for word in kernel_cmdline.split(text):  # the kernel's quoting, not a shell's
+        args[word.param] = word.value or ""  # the kernel also uses the last occurrence
     slot: Slot | None = None
     if "stook.slot" in args:
         try:
@@ -42,7 +42,7 @@ def parse_cmdline(text: str) -> Cmdline:
 
 
 def read_cmdline(path: Path = PROC_CMDLINE) -> Cmdline:
-    return parse_cmdline(path.read_text())
+    return parse_cmdline(path.read_bytes().decode("utf-8", errors="replace"))
 
 
 def mismatches(env: BootEnv, cmdline: Cmdline, os_version: str | None) -> list[str]:

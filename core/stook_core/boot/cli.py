@@ -7,7 +7,9 @@
 
 Exit codes: 0 done; 1 the boot environment is missing or unreadable, or the request is invalid;
 2 usage; 3 refused: the booted system does not match the boot environment (status still
-prints what it knows). Paths are options so that tests and rescue systems can point elsewhere.
+prints what it knows); 70 internal error (a bug: the report names the file holding the
+traceback; --debug prints it); 130 interrupted. Paths are options so that tests and rescue
+systems can point elsewhere.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from stook_core import osimage, osrelease
+from stook_core import __version__, osimage, osrelease
 from stook_core.boot import booted as booted_mod
 from stook_core.boot import lock, slots, store, writeslot
+from stook_core.door import add_debug_flag, guard
 
 ESP = Path("/boot/efi")
 EXIT_OK = 0
@@ -39,6 +42,8 @@ class Refused(Exception):  # noqa: N818 - a refusal, not an error of the program
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stook-os", description="Stook OS A/B slots")
+    parser.add_argument("--version", action="version", version=f"stook-os {__version__}")
+    add_debug_flag(parser)
     parser.add_argument("--esp", type=Path, default=ESP, help="where the ESP is mounted")
     parser.add_argument("--cmdline", type=Path, default=booted_mod.PROC_CMDLINE)
     parser.add_argument("--os-release", type=Path, default=osrelease.OS_RELEASE)
@@ -244,6 +249,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Refusals end with their code; anything unexpected as a report (stook_core.door)."""
+    return guard("stook-os", _main, argv)
+
+
+def _main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         return run(args)

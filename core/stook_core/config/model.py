@@ -139,13 +139,27 @@ PasswordHash = Annotated[
 # --- addresses and names ------------------------------------------------------------------------
 
 
+def _written_as_text(value: Any) -> Any:
+    """An address is text: pydantic would read ``yes`` as 0.0.0.1 and 167772161 as 10.0.0.1."""
+    if isinstance(value, (bool, int, float)):
+        kind = "true/false" if isinstance(value, bool) else "a number"
+        raise fail(f"is {kind}, not an address: write it as text, for example 10.0.0.1")
+    return value
+
+
+Address = Annotated[ipaddress.IPv4Address, BeforeValidator(_written_as_text)]
+AnyAddress = Annotated[IPvAnyAddress, BeforeValidator(_written_as_text)]
+
+
 def _prefixed_interface(value: Any) -> Any:
+    _written_as_text(value)
     if isinstance(value, str) and "/" not in value:
         raise fail("needs a prefix length, for example 192.168.1.10/24")
     return value
 
 
 def _network(value: Any) -> Any:
+    _written_as_text(value)
     if isinstance(value, str):
         try:
             return ipaddress.IPv4Network(value, strict=True)
@@ -340,7 +354,7 @@ class ManagementInterface(Strict):
     address: HostInterface | None = Field(
         None, description="static: node IP with prefix, a.b.c.d/nn"
     )
-    gateway: ipaddress.IPv4Address | None = None
+    gateway: Address | None = None
     mtu: Annotated[
         WholeNumber,
         Check(
@@ -362,7 +376,7 @@ class Vip(Strict):
     """The cluster's virtual IP (create mode), served by kube-vip. Shorthand: an IP or ``dhcp``."""
 
     mode: Literal["static", "dhcp"] = "static"
-    address: ipaddress.IPv4Address | None = None
+    address: Address | None = None
     hw_addr: MacAddress | None = Field(
         None, description="dhcp: the MAC the VIP requests a lease with"
     )
@@ -376,7 +390,7 @@ class Vip(Strict):
 class ClusterNetwork(Strict):
     pod_cidr: Cidr = ipaddress.IPv4Network("10.52.0.0/16")
     service_cidr: Cidr = ipaddress.IPv4Network("10.53.0.0/16")
-    dns: ipaddress.IPv4Address = ipaddress.IPv4Address("10.53.0.10")
+    dns: Address = ipaddress.IPv4Address("10.53.0.10")
 
 
 def _proxy_url(value: str) -> bool:
@@ -458,7 +472,7 @@ class InstallSpec(Strict):
     ssh_authorized_keys: Annotated[list[AuthorizedKey], BeforeValidator(as_list)] = Field(
         default_factory=list
     )
-    dns_servers: Annotated[list[IPvAnyAddress], BeforeValidator(as_csv_list)] = Field(
+    dns_servers: Annotated[list[AnyAddress], BeforeValidator(as_csv_list)] = Field(
         default_factory=list
     )
     ntp_servers: Annotated[list[Host], BeforeValidator(as_csv_list)] = Field(default_factory=list)

@@ -18,7 +18,9 @@ import yaml
 from stook_core.config.fetch import Fetcher, Location
 from stook_core.config.sources import Sources
 from stook_core.problems import ConfigError
+from stook_installer import cli
 from support.configs import create_document
+from support.install_engine import PROFILES, document
 from support.tls import self_signed
 
 BODY = yaml.safe_dump(create_document()).encode()
@@ -315,3 +317,20 @@ def test_a_port_with_no_server_is_retried(server: Server) -> None:
     url = f"{server.base}/c.yaml".replace(server.base.rsplit(":", 1)[1], "1")
     text = failure(fetcher(attempts=2), Location(url))
     assert "after 2 attempt(s)" in text and "refused" in text
+
+
+def test_config_url_flag_and_kernel_config_url_together(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As docs/install-config.md says: --config-url wins, the kernel's URL is not fetched."""
+    server.routes["/flag.yaml"] = ok(yaml.safe_dump(document(automatic=True)).encode())
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_text(
+        f"quiet stook.install.config_url={server.base}/kernel.yaml "
+        f"stook.install.config_sha256={'0' * 64} stook.install.hostname=from-kernel\n"
+    )
+    argv = ["--config-url", f"{server.base}/flag.yaml", "--cmdline", str(cmdline),
+            "--machine", str(PROFILES / "os-and-data.json"), "--dry-run"]  # fmt: skip
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    assert server.hits == ["/flag.yaml"]
+    assert "from-kernel" in capsys.readouterr().out

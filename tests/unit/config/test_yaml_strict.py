@@ -152,3 +152,25 @@ def test_a_long_value_is_cut_in_the_report() -> None:
     (problem,) = problems
     assert problem.value is not None and len(problem.value) < 100
     assert "(100002 characters)" in problem.value
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "cluster.dns", "cluster.pod_cidr", "cluster.service_cidr", "vip.address",
+        "management_interface.gateway", "management_interface.address", "dns_servers",
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize(("value", "shown"), [(True, "true/false"), (167772161, "a number")])
+def test_a_yaml_boolean_or_number_is_never_an_address(path: str, value: object, shown: str) -> None:
+    document = create_document()
+    *parents, leaf = path.split(".")
+    target = document["install"]
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[leaf] = [value] if leaf == "dns_servers" else value
+    _, problems = validate_document(document)
+    where = f"install.{path}" + ("[0]" if leaf == "dns_servers" else "")
+    assert any(p.path == where and f"is {shown}, not an address" in p.message for p in problems), [
+        str(p) for p in problems
+    ]

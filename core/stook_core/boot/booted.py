@@ -8,7 +8,6 @@ could overwrite the running root, or counters could be reset in an environment G
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -25,10 +25,17 @@ class FakeNode:
         self.os_release = tmp_path / "fake_os_release"
         self.os_release.write_text(f'NAME="Stook OS"\nVERSION="{version}"\n')
         self.lock = tmp_path / "stook-os.lock"
+        self.status_file = tmp_path / "run" / "boot-status.json"
 
     def run(self, *args: str) -> int:
-        paths = ("--esp", str(self.esp), "--cmdline", str(self.cmdline), "--lock", str(self.lock))
-        return cli.main([*paths, "--os-release", str(self.os_release), *args])
+        return cli.main([*self.options(), *args])
+
+    def options(self) -> list[str]:
+        """stook-os's path options pointing here."""
+        return [
+            "--esp", str(self.esp), "--cmdline", str(self.cmdline), "--lock", str(self.lock),
+            "--os-release", str(self.os_release), "--status-file", str(self.status_file),
+        ]  # fmt: skip
 
     def env(self) -> slots.BootEnv:
         return slots.BootEnv.from_grubenv(self.store.load().env)

@@ -25,19 +25,31 @@ class Cmdline:
     root: str | None
     exhausted: bool
     raw: str
+    env_unsaved: bool = False  # GRUB could not save the environment (stook.env=unsaved)
 
 
 def parse_cmdline(text: str) -> Cmdline:
+    """The words GRUB put on the kernel command line, split as the kernel splits them (a
+    quote or backslash elsewhere on the line is no error)."""
     args: dict[str, str] = {}
-    for word in kernel_cmdline.split(text):  # the kernel's quoting, not a shell's
+    env_flags: set[str] = set()
+    for word in kernel_cmdline.split(text):
         args[word.param] = word.value or ""  # the kernel also uses the last occurrence
+        if word.param == "stook.env":
+            env_flags.add(word.value or "")
     slot: Slot | None = None
     if "stook.slot" in args:
         try:
             slot = parse_slot(args["stook.slot"])
         except ValueError:
             slot = None
-    return Cmdline(slot, args.get("root"), args.get("stook.boot") == "exhausted", text.strip())
+    return Cmdline(
+        slot,
+        args.get("root"),
+        args.get("stook.boot") == "exhausted",
+        text.strip(),
+        env_unsaved="unsaved" in env_flags,
+    )
 
 
 def read_cmdline(path: Path = PROC_CMDLINE) -> Cmdline:

@@ -4,6 +4,7 @@
     stook-os set-next SLOT      try SLOT on the next boot (resets all assessment state)
     stook-os mark-good          the booted slot passed its health check
     stook-os write-slot IMAGE   write IMAGE into the passive slot, verify it, try it next boot
+    stook-os health-failed      a required boot check failed: publish it, reboot or stay
 
 Exit codes: 0 done; 1 the boot environment is missing or unreadable, or the request is invalid;
 2 usage; 3 refused: the booted system does not match the boot environment (status still
@@ -15,16 +16,17 @@ systems can point elsewhere.
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from stook_core import __version__, osimage, osrelease
 from stook_core.boot import booted as booted_mod
 from stook_core.boot import lock, slots, store, writeslot
+from stook_core.boot import status as boot_status
 from stook_core.door import add_debug_flag, guard
 
 ESP = Path("/boot/efi")
@@ -32,6 +34,8 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_MISMATCH = 3
+REBOOT = ("systemctl", "reboot")
+Clock = Callable[[], datetime]
 
 
 class Refused(Exception):  # noqa: N818 - a refusal, not an error of the program
@@ -50,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--lock", type=Path, default=lock.LOCK, help="the lock set-next/mark-good/write-slot share"
     )
+    parser.add_argument(
+        "--status-file",
+        type=Path,
+        default=boot_status.STATUS_FILE,
+        help="where mark-good and health-failed publish the boot status (for the agent)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     status = sub.add_parser("status", help="booted slot, versions, counters, fallback")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -59,6 +69,17 @@ def _parser() -> argparse.ArgumentParser:
         "--attempts", type=int, default=slots.DEFAULT_ATTEMPTS, help="boot attempts (1..9)"
     )
     sub.add_parser("mark-good", help="mark the booted slot good (health check passed)")
+    failed = sub.add_parser(
+        "health-failed", help="a required boot check failed: publish it, then reboot or stay"
+    )
+    failed.add_argument(
+        "--check",
+        default=os.environ.get("MONITOR_UNIT") or "unknown",
+        help="the check that failed (default: $MONITOR_UNIT, set by systemd for OnFailure=)",
+    )
+    failed.add_argument(
+        "--no-reboot", dest="reboot", action="store_false", help="decide and publish only"
+    )
     write = sub.add_parser(
         "write-slot", help="write an OS image into the passive slot and try it next boot"
     )
@@ -111,62 +132,21 @@ class Node:
     def save(self, env: slots.BootEnv) -> None:
         self.store.save(env.to_grubenv())
 
-
-def _status_data(node: Node) -> dict[str, Any]:
-    env = node.env
-    booted = node.cmdline.slot
-    data: dict[str, Any] = {
-        "slot": booted or "unknown",
-        "version": node.os_version or "unknown",
-        "order": list(env.order),
-        "slots": {
-            name: {
-                "good": env.slot(name).ok,
-                "attempts_left": env.slot(name).left,
-                "version": env.slot(name).version
-                or (node.os_version if name == booted and node.os_version else ""),
-            }
-            for name in slots.SLOTS
-        },
-        "exhausted": node.cmdline.exhausted,
-        "environment_copy": node.loaded.copy,
-        "environment_consistent": node.loaded.consistent,
-        "mismatch": node.problems,
-    }
-    if booted is not None:
-        assessment = slots.assess(env, booted)
-        data |= {
-            "fell_back": assessment.fell_back,
-            "trial": assessment.trial,
-            "next_boot": slots.grub_pick(env).slot,
-            "message": assessment.message,
-        }
-    return data
-
-
-def _print_status(data: dict[str, Any], notes: Sequence[str]) -> None:
-    print(f"booted slot:  {data['slot']} (OS version {data['version']})")
-    if "message" in data:
-        print(f"assessment:   {data['message']}")
-        print(f"next boot:    slot {data['next_boot']}")
-    print(f"boot order:   {' '.join(data['order'])}")
-    for name, info in data["slots"].items():
-        mark = "*" if name == data["slot"] else " "
-        print(
-            f"{mark} slot {name}:     version {info['version'] or '(empty)'}, "
-            f"{'good' if info['good'] else 'not good'}, {info['attempts_left']} attempt(s) left"
+    def status(self) -> boot_status.BootStatus:
+        return boot_status.from_node(
+            self.env, self.loaded, self.cmdline, self.os_version, self.problems
         )
-    if data["exhausted"]:
-        print("WARNING: GRUB found no good slot with attempts left and booted this one anyway")
-    if not data["environment_consistent"]:
-        print(
-            f"note: the two copies of the boot environment differ; using copy "
-            f"{data['environment_copy']} (the next write repairs the other)"
+
+
+def _status(node: Node, status_file: Path) -> boot_status.BootStatus:
+    """The node's status with the health result this boot published, if any."""
+    status = node.status()
+    published = boot_status.read(status_file)
+    if published is not None and published.slot == status.slot:
+        status = status.model_copy(
+            update={"health": published.health, "failure": published.failure}
         )
-    for note in notes:
-        print(f"note: {note}")
-    for problem in data["mismatch"]:
-        print(f"MISMATCH: {problem}")
+    return status
 
 
 def _write_slot(node: Node, args: argparse.Namespace) -> int:
@@ -217,13 +197,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """The command; a writer holds the lock from before it reads the environment."""
+    if args.command == "health-failed":
+        return health_failed(args)
     node = Node(args.esp, args.cmdline, args.os_release)
     if args.command == "status":
-        data = _status_data(node)
+        status = _status(node, args.status_file)
         if args.json:
-            print(json.dumps(data, indent=2, sort_keys=True))
+            print(status.to_json(), end="")
         else:
-            _print_status(data, node.loaded.notes)
+            print("\n".join(boot_status.describe(status, node.loaded.notes)))
         return EXIT_MISMATCH if node.problems else EXIT_OK
     if args.command == "set-next":
         node.require_match(f"set slot {args.slot} next")
@@ -244,7 +226,49 @@ def _run(args: argparse.Namespace) -> int:
         return _write_slot(node, args)
     slot = node.require_match("mark the booted slot good")
     node.save(slots.mark_good(node.env, slot))
+    passed = Node(args.esp, args.cmdline, args.os_release).status()
+    boot_status.write(passed.model_copy(update={"health": "passed"}), args.status_file)
     print(f"slot {slot} marked good")
+    return EXIT_OK
+
+
+def _known_status(args: argparse.Namespace) -> boot_status.BootStatus:
+    """The node's status; with an unreadable environment what the command line tells."""
+    try:
+        return Node(args.esp, args.cmdline, args.os_release).status()
+    except Refused as refusal:
+        try:
+            cmdline = booted_mod.read_cmdline(args.cmdline)
+        except OSError:
+            cmdline = booted_mod.parse_cmdline("")
+        version = osrelease.read_os_version(args.os_release)
+        return boot_status.from_node(None, None, cmdline, version, [str(refusal)])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _reboot() -> int:
+    result = subprocess.run(REBOOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        print(f"stook-os: {' '.join(REBOOT)} failed: {result.stderr.strip()}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def health_failed(
+    args: argparse.Namespace, clock: Clock | None = None, reboot: Callable[[], int] | None = None
+) -> int:
+    """Publish the failed check and the decision (status.decide), then reboot if so decided.
+    Exit 0 unless the reboot cannot be requested. *clock* and *reboot* default to the real
+    ones (tests pass a fake clock and a recorder)."""
+    at = (clock or _now)()
+    status, decision = boot_status.failed(_known_status(args), args.check, at)
+    boot_status.write(status, args.status_file)
+    print(f"a required boot check failed ({args.check}): {decision.action}: {decision.reason}")
+    if decision.action == "reboot" and args.reboot:
+        return (reboot or _reboot)()
     return EXIT_OK
 
 

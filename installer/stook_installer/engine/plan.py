@@ -2,12 +2,12 @@
 
 Building a plan touches nothing (it may read the OS image); ``Plan.describe()`` is what
 --dry-run prints. Steps, in order: wipe every erased disk, partition the install disk (GPT,
-layout of docs/install-engine.md), make the filesystems, write the image to slot A and verify
-it, install GRUB for BIOS and UEFI on the ESP (with an "install incomplete" grub.cfg), write the
-node's files into the state partition, and last arm the boot: the boot environment and the
-A/B grub.cfg. Until that last step the disk boots no slot, so an install that fails or loses
-power part way never comes up as a half-configured node. A secret never appears in a step's
-description.
+layout of docs/install-engine.md), write the image to slot A and verify it (before the
+filesystems, so their writeback does not slow it), make the filesystems, install GRUB for BIOS
+and UEFI on the ESP (with an "install incomplete" grub.cfg), write the node's files into the
+state partition, and last arm the boot: the boot environment and the A/B grub.cfg. Until that
+last step the disk boots no slot, so an install that fails or loses power part way never comes
+up as a half-configured node. A secret never appears in a step's description.
 """
 
 from __future__ import annotations
@@ -419,10 +419,11 @@ def build_plan(
     steps: list[Step] = [WipeDisk(d) for d in choice.erased]
     steps += [
         PartitionDisk(disk, table),
+        # The image first: no writeback of the new filesystems competes with it.
+        WriteImage(image, part[LABEL_SLOT_A]),
         MakeFilesystem(part[LABEL_ESP], "vfat", LABEL_ESP, esp_id),
         MakeFilesystem(part[LABEL_STATE], "ext4", LABEL_STATE, state_uuid),
         MakeFilesystem(data_device, "ext4", LABEL_DATA, data_uuid),
-        WriteImage(image, part[LABEL_SLOT_A]),
         InstallBootloader(disk, part[LABEL_ESP], esp_id, workdir / "grub"),
         WriteState(
             part[LABEL_STATE],

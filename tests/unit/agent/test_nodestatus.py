@@ -35,7 +35,7 @@ def reconciler(client: RecordingClient, now: datetime = NOW) -> NodeStatusReconc
         client,  # type: ignore[arg-type]
         "n1",
         heartbeat=30,
-        boot_status=lambda: BootStatus("A", "1.0"),
+        boot_status=lambda: BootStatus(slot="A", version="1.0"),
         clock=lambda: now,
     )
 
@@ -70,12 +70,15 @@ def test_status_is_written_then_skipped_until_the_heartbeat_is_due() -> None:
     assert len(client.status_patches) == 2
 
 
-def test_boot_status_is_read_or_unknown(tmp_path: Path) -> None:
+def test_boot_status_is_read_through_the_core_model_or_unknown(tmp_path: Path) -> None:
     path = tmp_path / "boot-status.json"
-    assert read_boot_status(path) == BootStatus(UNKNOWN, UNKNOWN)
-    path.write_text(json.dumps({"slot": "B", "version": "2026.1"}))
-    assert read_boot_status(path) == BootStatus("B", "2026.1")
-    path.write_text(json.dumps({"slot": "C", "version": 7}))
-    assert read_boot_status(path) == BootStatus(UNKNOWN, UNKNOWN)
-    path.write_text("{not json")
-    assert read_boot_status(path) == BootStatus(UNKNOWN, UNKNOWN)
+    assert read_boot_status(path) == BootStatus()
+    assert (BootStatus().slot, BootStatus().version) == (UNKNOWN, UNKNOWN)
+    published = BootStatus(slot="B", version="2026.1", health="failed")
+    path.write_text(published.to_json())
+    assert read_boot_status(path) == published
+    path.write_text(json.dumps({"slot": "B", "version": "2026.1", "later_field": 1}))
+    assert read_boot_status(path) == BootStatus(slot="B", version="2026.1")  # newer writer
+    for bad in (json.dumps({"slot": "C", "version": 7}), "{not json", "[]"):
+        path.write_text(bad)
+        assert read_boot_status(path) == BootStatus()

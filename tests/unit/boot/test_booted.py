@@ -46,3 +46,12 @@ def test_mismatches() -> None:
     assert "GRUB booted A" in other_env
     [version] = booted.mismatches(ENV, cmdline, "1.0")
     assert "records 2.0 in slot B" in version
+
+
+def test_parse_cmdline_splits_as_the_kernel_does() -> None:
+    """A single quote or a backslash elsewhere on the line is no error (shlex failed on it)."""
+    cmdline = booted.parse_cmdline(
+        FAKE_CMDLINE + " note=it's a\\b stook.env=unreadable stook.env=unsaved\n"
+    )
+    assert (cmdline.slot, cmdline.env_unsaved, cmdline.exhausted) == ("B", True, False)
+    assert booted.parse_cmdline(FAKE_CMDLINE).env_unsaved is False

@@ -25,8 +25,8 @@ def test_create_plan_erases_os_and_data_disk_but_not_the_live_stick() -> None:
     plan = build_plan(make_config("create"), profile("os-and-data"), IMAGE)
     assert [d.path for d in plan.erased_disks] == ["/dev/sda", "/dev/sdb"]
     assert [s.name for s in plan.steps] == [
-        "wipe-sda", "wipe-sdb", "partition-sda", "format-stook-efi", "format-stook-state",
-        "format-stook-data", "write-image", "install-grub", "write-state", "arm-boot",
+        "wipe-sda", "wipe-sdb", "partition-sda", "write-image", "format-stook-efi",
+        "format-stook-state", "format-stook-data", "install-grub", "write-state", "arm-boot",
     ]  # fmt: skip
     wipe = plan.steps[0]
     assert isinstance(wipe, WipeDisk)

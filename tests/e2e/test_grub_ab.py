@@ -20,6 +20,7 @@ from stook_core.boot.slots import BootEnv, SlotState
 from stook_core.boot.store import COPIES, GRUB_DIR, LOCK_VAR, EnvStore
 from stook_core.config.validate import load_document
 from stook_installer.engine import InstallFailed, build_plan, execute, grub, install
+from stook_installer.engine.consent import Consent
 from stook_installer.engine.nodefile import NodeFile
 from stook_installer.engine.plan import WriteState
 from support.esp import Esp, partition_offset, stage
@@ -187,7 +188,8 @@ def test_grub_boots_no_slot_from_a_disk_whose_install_failed(tmp_path: Path) -> 
             for s in plan.steps
         )
         with pytest.raises(InstallFailed, match="step write-state failed"):
-            execute(dataclasses.replace(plan, steps=steps), print, dry_run=False)
+            broken_plan = dataclasses.replace(plan, steps=steps)
+            execute(broken_plan, Consent.to(broken_plan), print, dry_run=False)
     log = tmp_path / "serial.log"
     leaving = "Stook: leaving GRUB for the next boot device"
     seconds = BOOT_SECONDS + grub.INCOMPLETE_SECONDS

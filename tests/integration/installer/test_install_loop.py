@@ -22,6 +22,7 @@ from stook_core.config.validate import load_document
 from stook_core.hardware import dump_profile
 from stook_installer import install_cli
 from stook_installer.engine import InstallFailed, build_plan, execute, grub, install
+from stook_installer.engine.consent import Consent
 from stook_installer.engine.events import Event
 from stook_installer.engine.files.users import SHADOW_MODE
 from stook_installer.engine.nodefile import NodeFile
@@ -229,7 +230,8 @@ def test_an_install_that_fails_before_the_end_leaves_a_disk_that_boots_no_slot(
         )
         events: list[Event] = []
         with pytest.raises(InstallFailed, match="step write-state failed"):
-            execute(dataclasses.replace(plan, steps=steps), events.append, dry_run=False)
+            broken_plan = dataclasses.replace(plan, steps=steps)
+            execute(broken_plan, Consent.to(broken_plan), events.append, dry_run=False)
         assert [e.step for e in events if e.phase == "fail"] == ["write-state"]
 
         esp = f"{os_disk}p2"

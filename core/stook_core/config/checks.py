@@ -6,11 +6,8 @@ and adds JSON Schema keywords, so a rule and its schema come from one line.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import re
-import shlex
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -116,45 +113,3 @@ def is_printable_ascii(value: str) -> bool:
     """Printable ASCII without whitespace: survives YAML, shell and kernel command lines."""
     allowed = set(string.printable) - set(string.whitespace)
     return bool(value) and all(ch in allowed for ch in value)
-
-
-# --- SSH keys -----------------------------------------------------------------------------------
-
-SSH_KEY_TYPES = frozenset(
-    {
-        "ssh-ed25519",
-        "ssh-rsa",
-        "ecdsa-sha2-nistp256",
-        "ecdsa-sha2-nistp384",
-        "ecdsa-sha2-nistp521",
-        "sk-ssh-ed25519@openssh.com",
-        "sk-ecdsa-sha2-nistp256@openssh.com",
-        "ssh-dss",
-    }
-)
-
-
-def _key_blob_type(blob: str) -> str | None:
-    """The key type recorded inside a base64 key blob, or None when it is not one."""
-    try:
-        raw = base64.b64decode(blob, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    if len(raw) < 4:
-        return None
-    length = int.from_bytes(raw[:4], "big")
-    if length > len(raw) - 4:
-        return None
-    return raw[4 : 4 + length].decode("ascii", "replace")
-
-
-def is_authorized_key(line: str) -> bool:
-    """One authorized_keys line: [options] type base64-blob [comment], blob matching its type."""
-    try:
-        words = shlex.split(line.strip(), posix=True)
-    except ValueError:
-        return False
-    for index, word in enumerate(words):
-        if word in SSH_KEY_TYPES:
-            return index + 1 < len(words) and _key_blob_type(words[index + 1]) == word
-    return False

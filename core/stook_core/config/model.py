@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -29,7 +30,6 @@ from stook_core.config.checks import (
     HOSTNAME_PATTERN,
     Check,
     fail,
-    is_authorized_key,
     is_host,
     is_hostname,
     is_ifname,
@@ -38,6 +38,7 @@ from stook_core.config.checks import (
     normalize_mac,
     within,
 )
+from stook_core.config.sshkeys import KeyLineError, check_authorized_key
 from stook_core.crypt import is_sha512_crypt, sha512_crypt
 from stook_core.net.bond import BOND_OPTIONS, BondOptionError, parse_bond_option
 from stook_core.net.bond import BondMode as BondMode  # re-exported: the TUI offers the modes
@@ -195,9 +196,21 @@ IfName = Annotated[
 ]
 Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_network)]
 HostInterface = Annotated[ipaddress.IPv4Interface, BeforeValidator(_prefixed_interface)]
+
+
+def _authorized_key(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value  # pydantic says it is not a string
+    try:
+        return check_authorized_key(value)
+    except KeyLineError as error:
+        raise fail(str(error)) from None
+
+
 AuthorizedKey = Annotated[
     str,
-    Check(is_authorized_key, "is not an SSH public key line (type, base64 key, optional comment)"),
+    AfterValidator(_authorized_key),
+    Field(description="one authorized_keys line: [options] type base64-key [comment]"),
 ]
 
 

@@ -79,13 +79,13 @@ FIELD_CASES = [
         "ssh-key",
         {"install.ssh_authorized_keys": ["ssh-rsa not-base64"]},
         "install.ssh_authorized_keys[0]",
-        "is not an SSH public key",
+        "has a key that is not valid base64",
     ),
     c(
         "ssh-key",
         {"install.ssh_authorized_keys": [ed25519_key().replace("ssh-ed25519", "ssh-rsa", 1)]},
         "install.ssh_authorized_keys[0]",
-        "is not an SSH public key",
+        "says ssh-rsa but its key is of type 'ssh-ed25519'",
     ),
     c("dns", {"install.dns_servers": "1.1.1.1,2606:4700::1111"}),
     c(

@@ -43,7 +43,7 @@ ED25519 = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@example"
 )
 NOT_A_KEY = "ssh-rsa nonsense bob"
-KEY_MESSAGE = "is not an SSH public key line (type, base64 key, optional comment)"
+KEY_MESSAGE = "has a truncated key"
 
 Drive = Callable[[InstallerApp, Callable[[Pilot[Any]], Any]], None]
 P = Pilot[Any]

@@ -10,7 +10,21 @@ from __future__ import annotations
 from stook_agent.api.blockdevice import BlockDevice
 from stook_agent.api.meta import GROUP, NODE_LABEL, VERSION, StookObject
 from stook_agent.api.nodestatus import NodeStatus
+from stook_agent.api.nodeupgrade import NodeUpgrade
+from stook_agent.api.osversion import OSVersion
+from stook_agent.api.upgrade import Upgrade
 
-KINDS: tuple[type[StookObject], ...] = (BlockDevice, NodeStatus)
+KINDS: tuple[type[StookObject], ...] = (BlockDevice, NodeStatus, OSVersion, Upgrade, NodeUpgrade)
 
-__all__ = ["GROUP", "KINDS", "NODE_LABEL", "VERSION", "BlockDevice", "NodeStatus", "StookObject"]
+__all__ = [
+    "GROUP",
+    "KINDS",
+    "NODE_LABEL",
+    "VERSION",
+    "BlockDevice",
+    "NodeStatus",
+    "NodeUpgrade",
+    "OSVersion",
+    "StookObject",
+    "Upgrade",
+]

@@ -2,11 +2,11 @@
 (from ``helm template``): a node's identity may write only its own node's objects.
 
 Node A and node B authenticate as RKE2's kubelets do (client certificates CN=system:node:<n>,
-O=system:nodes). As A, every write to B's BlockDevice (spec and status), NodeStatus, passthrough
-PersistentVolume and Longhorn node is refused (create, update, status update, relabel, delete);
-the same as B is allowed; an admin is not restricted. The policies are also shown to hold where
-RBAC would allow more (a test-only role grants the two nodes every verb), and for node-bound
-tokens of the agent's ServiceAccount.
+O=system:nodes). As A, every write to B's BlockDevice (spec and status), NodeStatus, NodeUpgrade
+(spec and status), passthrough PersistentVolume and Longhorn node is refused (create, update,
+status update, relabel, delete); the same as B is allowed; an admin is not restricted. The
+policies are also shown to hold where RBAC would allow more (a test-only role grants the two
+nodes every verb), and for node-bound tokens of the agent's ServiceAccount.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from integration.disks.conftest import disk_api  # noqa: F401 (Stook's and Longh
 from stook_agent.disks.longhorn import LONGHORN_NODE
 from stook_agent.disks.longhorn import NAMESPACE as LONGHORN_NS
 from stook_agent.resources import BLOCK_DEVICE, NODE_LABEL, NODE_STATUS, Resource
+from stook_agent.upgrades.resources import NODE_UPGRADE
 from support.apiserver import EXTERNAL_ENV, KubeCluster
 from support.chart import NAMESPACE, apply_chart
 from support.tiers import require_tier
@@ -44,6 +45,10 @@ def node_status(node: str) -> dict[str, Any]:
         "metadata": {"name": node, "labels": {NODE_LABEL: node}},
         "spec": {"nodeName": node},
     }
+
+
+def node_upgrade(node: str) -> dict[str, Any]:
+    return node_status(node) | {"apiVersion": NODE_UPGRADE.api_version, "kind": NODE_UPGRADE.kind}
 
 
 def persistent_volume(name: str, node: str, pinned_to: str | None = None) -> dict[str, Any]:
@@ -185,6 +190,7 @@ def rig(chart_applied: k8s.ApiClient, cluster: KubeCluster) -> Iterator[Rig]:
     # B's objects, made by an admin.
     admin.create(BLOCK_DEVICE, block_device(f"{b}-sda", b))
     admin.create(NODE_STATUS, node_status(b))
+    admin.create(NODE_UPGRADE, node_upgrade(b))
     admin.core.create_persistent_volume(persistent_volume(f"{b}-sda", b))
     admin.create(LONGHORN_NODE, longhorn_node(b))
     admin.create(LONGHORN_NODE, longhorn_node(a))
@@ -202,6 +208,8 @@ def node_side_writes(who: Client, b: str, tag: str) -> list[Callable[[], Any]]:
         lambda: who.create(BLOCK_DEVICE, block_device(f"{b}-new{tag}", b)),
         lambda: who.patch_status(BLOCK_DEVICE, f"{b}-sda", {"state": "Active"}),
         lambda: who.patch_status(NODE_STATUS, b, {"agentVersion": f"by-{tag}"}),
+        lambda: who.patch(NODE_UPGRADE, b, {"spec": {"upgrade": f"by-{tag}"}}),
+        lambda: who.patch_status(NODE_UPGRADE, b, {"message": f"by-{tag}"}),
         lambda: who.patch(LONGHORN_NODE, b, {"spec": {"disks": {f"d{tag}": None}}}),
         lambda: who.core.create_persistent_volume(persistent_volume(f"{b}-pv{tag}", b)),
     ]

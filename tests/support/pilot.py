@@ -90,3 +90,10 @@ async def assert_goes_on(pilot: P, following: type[Screen[Any]]) -> None:
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     assert isinstance(pilot.app.screen, following), problems(pilot)
+
+
+async def press_on(pilot: P, selector: str, *keys: str) -> None:
+    """Focus the widget *selector* names and press *keys* there (Enter opens a drop-down)."""
+    pilot.app.screen.query_one(selector).focus()
+    await pilot.press(*keys)
+    await pilot.pause()

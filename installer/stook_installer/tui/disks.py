@@ -27,6 +27,8 @@ class DisksPage(Page):
     heading = "Disks"
     help_text = "The install disk and the data disk are erased. Enter opens a list."
 
+    install_shown: Disk | None = None
+
     def usable(self) -> list[Disk]:
         """Offered disks big enough for the OS (with a separate data disk, the least it needs)."""
         return [d for d in self.wizard.candidate_disks() if d.size >= NEEDS.os_disk_min]
@@ -53,6 +55,7 @@ class DisksPage(Page):
         install = self.wizard.disk_for(self.wizard.get("install.install_disk"))
         if install not in disks:  # never preselect a disk that is not offered
             install = disks[0] if disks else None
+        self.install_shown = install
         yield row(
             "Install disk",
             Select(
@@ -154,6 +157,11 @@ class DisksPage(Page):
             data.set_options(self.data_options(install))
             data.value = keep
             self.refresh_wipe()
+            # A state size still at the old disk's default follows the new disk's.
+            size = self.query_one("#persistent-size", Input)
+            if size.value == default_persistent_size(self.install_shown):
+                size.value = default_persistent_size(install)
+            self.install_shown = install
         elif event.select.id == "data-disk":
             self.refresh_wipe()
         self.changed()

@@ -142,13 +142,16 @@ class Page(Screen[None]):
         yield Static("", id="problems", markup=False)
         with Horizontal(id="buttons"):
             yield Button("Back", id="back", compact=True)
-            yield Button(self.next_label, id="next", variant="primary", compact=True)
+            yield Button(self.next_text(), id="next", variant="primary", compact=True)
         yield Footer()
 
     def title_line(self) -> str:
         number, total = self.context.position(type(self))
         mode = " [dry run]" if self.wizard.dry_run else ""
         return f"Stook installer{mode}  -  step {number} of {total}: {self.heading}"
+
+    def next_text(self) -> str:
+        return self.next_label
 
     def form(self) -> ComposeResult:
         yield from ()

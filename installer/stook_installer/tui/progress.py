@@ -77,7 +77,12 @@ class ProgressPage(Screen[None]):
         yield Static(f"Stook installer{mode}  -  installing", id="title", markup=False)
         yield VerticalScroll(id="steps")
         yield RichLog(id="log", wrap=True, markup=False, auto_scroll=True)
-        yield Static("Installing: do not power off the machine.", id="status", markup=False)
+        doing = (
+            "Dry run: going through the steps, nothing is written."
+            if self.dry_run
+            else "Installing: do not power off the machine."
+        )
+        yield Static(doing, id="status", markup=False)
         with Horizontal(id="buttons"):
             yield Button("Continue", id="next", variant="primary", compact=True, disabled=True)
         yield Footer()

@@ -44,6 +44,9 @@ class SummaryPage(Page):
         self.plan: Plan | None = None
         self.plan_problems: list[str] = []
 
+    def next_text(self) -> str:
+        return "Dry run" if self.wizard.dry_run else self.next_label  # says what it does
+
     def form(self) -> ComposeResult:
         config, _problems = self.wizard.validate()
         self.config = config

@@ -31,7 +31,7 @@ from stook_installer.tui.start import ModePage
 from stook_installer.tui.state import Wizard, new_document
 from stook_installer.tui.summary import SummaryPage
 from support.install_engine import profile
-from support.pilot import choose, go_next, go_to, problems
+from support.pilot import choose, fill, go_next, go_to, press_on, problems
 
 P = Pilot[Any]
 Drive = Callable[..., None]
@@ -42,6 +42,10 @@ def text(widget: Any) -> str:
     if isinstance(widget, RadioButton | Checkbox):  # drawn by render(), not from .content
         return str(widget.render())
     return str(widget.content) if isinstance(widget, Static) else str(widget.render())
+
+
+def underlined(strip: Any) -> bool:
+    return any(segment.style is not None and segment.style.underline for segment in strip)
 
 
 def offered(select: Select[str]) -> list[str]:
@@ -253,3 +257,51 @@ def test_disk_sizes_are_binary_and_labelled(make_app: Any, drive: Drive) -> None
         assert labels[0].startswith("/dev/sda 894 GiB (960 GB) ATA Samsung"), labels
 
     drive(make_app("one-disk"), scenario)
+
+
+def test_the_default_state_size_follows_the_install_disk(make_app: Any, drive: Drive) -> None:
+    async def scenario(pilot: P) -> None:
+        await go_to(pilot, DisksPage)
+        screen = pilot.app.screen
+        size = screen.query_one("#persistent-size", Input)
+        assert size.value == "134Gi"  # 30 % of the 480 GB disk
+        await press_on(pilot, "#install-disk", "enter", "down", "enter")  # the 4 TB disk
+        assert size.value == "1117Gi"  # 30 % of 4 TB, not the other disk's figure
+        await fill(pilot, "#persistent-size", "200Gi")
+        await press_on(pilot, "#install-disk", "enter", "up", "enter")
+        assert size.value == "200Gi"  # a typed size is the operator's: kept
+
+    drive(make_app("os-and-data"), scenario)
+
+
+def test_the_open_disk_list_marks_the_cursor_without_colour(make_app: Any, drive: Drive) -> None:
+    async def scenario(pilot: P) -> None:
+        await go_to(pilot, DisksPage)
+        await press_on(pilot, "#install-disk", "enter")
+        overlay = pilot.app.screen.query_one("#install-disk", Select).query_one(OptionList)
+        assert overlay.has_focus and overlay.highlighted is not None
+        lines = [overlay.render_line(y) for y in range(overlay.virtual_size.height)]
+        marked = {strip.text.strip() for strip in lines if underlined(strip)}
+        chosen = str(overlay.get_option_at_index(overlay.highlighted).prompt)
+        assert marked and all(line.split()[0] in chosen for line in marked), marked
+        assert any(strip.text.startswith("/dev/sdb") and not underlined(strip) for strip in lines)
+
+    drive(make_app("os-and-data"), scenario)
+
+
+def test_a_dry_run_says_so_on_the_button_and_while_running(
+    make_app: Any, drive: Drive, seed: Any
+) -> None:
+    async def scenario(pilot: P) -> None:
+        summary = pilot.app.screen
+        assert str(summary.query_one("#next", Button).label) == "Dry run"
+        confirm = summary.query_one("#confirm", Checkbox)
+        assert "nothing is written" in str(confirm.label)
+        confirm.focus()
+        await pilot.press("space")
+        await go_next(pilot)
+        progress = pilot.app.screen
+        assert isinstance(progress, ProgressPage)
+        assert "Installing" not in text(progress.query_one("#status", Static))
+
+    drive(make_app(seed=seed(), first_page=SummaryPage), scenario)

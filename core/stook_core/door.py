@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -38,6 +40,41 @@ def log_level(text: str) -> int:
         )
     level: int = getattr(logging, name)
     return level
+
+
+def regex(text: str) -> str:
+    """argparse type: a regular expression that compiles (checked now, not at first use)."""
+    try:
+        re.compile(text)
+    except re.error as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a regular expression: {error}") from None
+    return text
+
+
+def seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: a whole number in low..high."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number in {low}..{high}")
+        return value
+
+    return parse
 
 
 def _crash_file(prog: str, text: str) -> str:

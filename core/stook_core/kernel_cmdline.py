@@ -13,7 +13,7 @@ bad bytes as surrogates, see ``is_text``) instead of making the whole line unrea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _SPACE = frozenset(b" \t\n\v\f\r\xa0")
 _QUOTE = ord('"')
@@ -25,7 +25,7 @@ class KernelArg:
     """One word: ``param=value``, or ``param`` alone (value None)."""
 
     param: str
-    value: str | None
+    value: str | None = field(repr=False)  # it may be a password
 
     def __str__(self) -> str:
         return self.param if self.value is None else f"{self.param}={self.value}"

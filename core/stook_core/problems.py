@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,19 @@ SECRET_FIELDS = frozenset(
 )
 KERNEL_PREFIX = "stook."
 SHOWN_CHARACTERS = 80  # a longer value is cut: a report line must stay readable
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def child_path(path: str, part: object) -> str:
+    """*path* extended by one key or index: ``a.b``, ``a[0]``, or ``a["odd key"]`` for a key that
+    is not a plain name (so every path reads unambiguously, whatever the document's keys)."""
+    if isinstance(part, int) and not isinstance(part, bool):
+        return f"{path}[{part}]"
+    if isinstance(part, str) and _PLAIN_KEY.match(part):
+        return f"{path}.{part}" if path else part
+    return f"{path}[{json.dumps(str(part), ensure_ascii=False)}]"
 
 
 def is_secret(path: str) -> bool:

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from stook_core.config.sources import Sources
+from stook_core.config.sources import Sources, read_file
 from stook_core.config.validate import load_document, path_of
 from stook_core.door import add_debug_flag
 from stook_core.hardware import Machine, load_profile, probe
@@ -100,13 +100,8 @@ def _sources(args: argparse.Namespace) -> Sources:
     cmdline_file = args.cmdline
     if cmdline_file is None and args.config is None and PROC_CMDLINE.exists():
         cmdline_file = PROC_CMDLINE
-    cmdline = None
-    if cmdline_file is not None:
-        try:
-            cmdline = cmdline_file.read_bytes()  # bytes: kernel_cmdline splits them as the kernel
-        except OSError as error:
-            problem = Problem.of("(file)", f"cannot be read: {error.strerror or error}")
-            raise ConfigError([problem], str(cmdline_file)) from None
+    # Bytes: kernel_cmdline splits them as the kernel does, bad UTF-8 and all.
+    cmdline = read_file(cmdline_file) if cmdline_file is not None else None
     return Sources(
         file=args.config,
         config_url=args.config_url,
@@ -223,13 +218,26 @@ def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(list(argv))
     try:
         return _main(args)
-    except ConfigError as error:  # a bad --cmdline file or machine profile
+    except ConfigError as error:  # a bad --cmdline, --events or --machine file
         print(error.report(), file=sys.stderr)
         print("Nothing was touched.", file=sys.stderr)
         return EXIT_INVALID
 
 
+def _check_events(events: Path | None) -> None:
+    """--events must be writable before anything starts (not fail after the first step)."""
+    if events is None:
+        return
+    try:
+        with events.open("a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        problem = Problem.of("--events", f"cannot be written: {error.strerror or error}")
+        raise ConfigError([problem], str(events)) from None
+
+
 def _main(args: argparse.Namespace) -> int:
+    _check_events(args.events)
     sources = _sources(args)
     try:
         document = sources.document()

@@ -18,7 +18,15 @@ from stook_agent.agent import Agent, AgentSettings, DiskSettings
 from stook_agent.disks.filters import DEFAULT_EXCLUDE
 from stook_agent.identity import IdentityError, node_name
 from stook_agent.kube import api_client
-from stook_core.door import LOG_LEVELS, add_debug_flag, guard, log_level
+from stook_core.door import (
+    LOG_LEVELS,
+    add_debug_flag,
+    guard,
+    log_level,
+    regex,
+    seconds,
+    whole_number,
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,10 +40,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, $KUBECONFIG)")
     parser.add_argument("--metrics-host", default="0.0.0.0")
-    parser.add_argument("--metrics-port", type=int, default=9808)
-    parser.add_argument("--resync-period", type=float, default=300.0, help="seconds")
-    parser.add_argument("--heartbeat", type=float, default=30.0, help="seconds")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--metrics-port", type=whole_number(0, 65535), default=9808)
+    parser.add_argument("--resync-period", type=seconds, default=300.0, help="seconds")
+    parser.add_argument("--heartbeat", type=seconds, default=30.0, help="seconds")
+    parser.add_argument("--workers", type=whole_number(1, 1024), default=2)
     disks = parser.add_argument_group("disks")
     disks.add_argument(
         "--host-root",
@@ -45,14 +53,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     disks.add_argument("--disks-dir", default="/var/lib/stook/disks", help="on the host")
     disks.add_argument(
         "--disk-exclude",
+        type=regex,
         default=DEFAULT_EXCLUDE,
         help=f"regex of kernel names never treated as disks (default {DEFAULT_EXCLUDE!r})",
     )
     disks.add_argument(
         "--disk-allow",
+        type=regex,
         help="regex: consider only disks whose kernel name or loop backing file matches",
     )
-    disks.add_argument("--rescan-period", type=float, default=60.0, help="seconds")
+    disks.add_argument("--rescan-period", type=seconds, default=60.0, help="seconds")
     disks.add_argument(
         "--no-udev",
         action="store_true",

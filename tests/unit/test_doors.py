@@ -209,3 +209,35 @@ def test_stook_os_reads_a_kernel_command_line_with_quotes_and_backslashes(
     node.cmdline.write_bytes(node.cmdline.read_bytes() + b" \xff\n")
     assert node.run("status") == 0
     assert "booted slot:  A" in capsys.readouterr().out
+
+
+def test_an_events_file_that_cannot_be_written_is_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--config", str(EXAMPLES / "create.yaml"), "--machine", MACHINE, "--dry-run",
+            "--events", str(tmp_path / "no" / "such" / "dir.jsonl")]  # fmt: skip
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--events: cannot be written: No such file or directory" in err
+    assert "internal error" not in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--disk-exclude", "([", "is not a regular expression"),
+        ("--disk-allow", "*", "is not a regular expression"),
+        ("--heartbeat", "0", "is not a number of seconds above 0"),
+        ("--resync-period", "nan", "is not a number of seconds above 0"),
+        ("--rescan-period", "-5", "is not a number of seconds above 0"),
+        ("--workers", "0", "is not a whole number in 1..1024"),
+        ("--metrics-port", "70000", "is not a whole number in 0..65535"),
+    ],
+)
+def test_bad_agent_settings_are_usage_errors(
+    flag: str, value: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        agent_cli.main(["--node-name", "n1", f"{flag}={value}"])
+    assert exited.value.code == 2
+    assert expected in capsys.readouterr().err

@@ -69,6 +69,9 @@ class Location:
     sha256: str | None = None
     ca_file: Path | None = None
 
+    def __repr__(self) -> str:
+        return f"Location({redact_url(self.url)!r}, sha256={self.sha256!r}, ca={self.ca_file!r})"
+
     def problems(self) -> list[Problem]:
         """What is wrong before anything is fetched (never worth a retry)."""
         found: list[Problem] = []
@@ -78,6 +81,12 @@ class Location:
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
         except ValueError as error:
             return [Problem.of(URL_KEY, f"is not a valid URL ({error})", shown)]
+        if any(char.isspace() or not char.isprintable() for char in self.url):
+            found.append(Problem.of(URL_KEY, "has white space or control characters", shown))
+        elif not self.url.isascii():
+            found.append(
+                Problem.of(URL_KEY, "has non-ASCII characters: percent-encode them", shown)
+            )
         if parts.scheme.lower() not in SCHEMES:
             found.append(Problem.of(URL_KEY, "must be an http:// or https:// URL", shown))
         elif not parts.hostname:
@@ -211,6 +220,8 @@ def _describe(error: BaseException) -> tuple[str, bool]:
         status = f"HTTP {error.code} {error.reason}".rstrip()
         healable = error.code >= 500 or error.code in (408, 429)
         return status, healable
+    if isinstance(error, (http.client.InvalidURL, UnicodeError)):
+        return f"the URL cannot be requested ({type(error).__name__})", False  # text may quote it
     if isinstance(error, http.client.IncompleteRead):
         return (
             f"the body ended early: {len(error.partial)} of "

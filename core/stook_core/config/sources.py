@@ -93,6 +93,9 @@ class Sources:
     config_ca: Path | None = None
     fetch: Callable[[Location], bytes] = field(default_factory=Fetcher)
 
+    def __repr__(self) -> str:  # the command line and the URL may carry secrets
+        return f"Sources({self.describe()})"
+
     def location(self, kernel: dict[str, str]) -> Location | None:
         """The config URL to fetch and how to trust it, flags first (see the module doc)."""
         kernel_url = kernel.get("config_url")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -18,7 +19,7 @@ from pydantic_core import ErrorDetails
 from stook_core.config.checks import RULE_ERROR
 from stook_core.config.model import API_VERSION, KIND, InstallConfig
 from stook_core.config.rules import check_rules
-from stook_core.problems import ConfigError, Problem
+from stook_core.problems import ConfigError, Problem, child_path
 
 Loc = tuple[int | str, ...]
 
@@ -43,11 +44,8 @@ _MESSAGES = {
 
 
 def path_of(loc: Loc) -> str:
-    """``('install', 'nics', 0, 'name')`` -> ``install.nics[0].name``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+    """``('install', 'nics', 0, 'name')`` -> ``install.nics[0].name`` (see child_path)."""
+    return functools.reduce(child_path, loc, "")
 
 
 def _model_at(loc: Loc) -> type[BaseModel] | None:

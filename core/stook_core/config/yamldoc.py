@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from stook_core.problems import ConfigError, Problem
+from stook_core.problems import ConfigError, Problem, child_path
 
 DOCUMENT = "(document)"
 MAX_BYTES = 1 << 20  # 1 MiB: an install config is a few KiB
@@ -62,10 +62,6 @@ def decode(data: bytes) -> str:
         ) from None
 
 
-def _child(path: str, key: Any) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
 def _check_keys(loader: _Loader, node: MappingNode, path: str) -> None:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
@@ -76,7 +72,7 @@ def _check_keys(loader: _Loader, node: MappingNode, path: str) -> None:
         if key in seen:
             raise _RefusedError(
                 Problem.of(
-                    _child(path, key),
+                    child_path(path, key),
                     f"is given twice (lines {seen[key]} and {line}); remove one "
                     "(YAML would silently keep the last)",
                 )
@@ -103,9 +99,9 @@ def _inspect(loader: _Loader, root: Node) -> None:
             _check_keys(loader, node, path)
             for key_node, value_node in node.value:
                 name = key_node.value if isinstance(key_node, ScalarNode) else "?"
-                stack.append((value_node, _child(path, name), depth + 1))
+                stack.append((value_node, child_path(path, name), depth + 1))
         elif isinstance(node, SequenceNode):
-            stack += [(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node.value)]
+            stack += [(item, child_path(path, i), depth + 1) for i, item in enumerate(node.value)]
 
 
 def _where(error: yaml.YAMLError) -> str:

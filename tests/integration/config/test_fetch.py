@@ -334,3 +334,21 @@ def test_config_url_flag_and_kernel_config_url_together(
     assert cli.main(argv) == 0, capsys.readouterr().err
     assert server.hits == ["/flag.yaml"]
     assert "from-kernel" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1/a b?token=t0ken", "has white space or control characters"),
+        ("http://127.0.0.1/\x07", "has white space or control characters"),
+        ("http://127.0.0.1/ü", "has non-ASCII characters"),
+        ("http://[::1/c.yaml", "is not a valid URL"),
+        ("http://127.0.0.1:99999/c.yaml", "is not a valid URL"),
+        ("http:///c.yaml", "names no host"),
+    ],
+)
+def test_a_url_that_cannot_be_requested_is_refused_at_once(url: str, expected: str) -> None:
+    fetch = fetcher(attempts=5)
+    text = failure(fetch, Location(url))
+    assert expected in text and "t0ken" not in text
+    assert fetch.tried == []

@@ -238,3 +238,16 @@ def test_config_url_from_the_flag_and_the_kernel_together() -> None:
 def test_a_pin_without_a_url_is_a_problem() -> None:
     with pytest.raises(ConfigError, match=r"install\.config_sha256: needs a config_url"):
         Sources(cmdline="stook.install.config_sha256=" + "a" * 64).load()
+
+
+def test_no_repr_shows_a_secret_of_the_sources() -> None:
+    cmdline = f"stook.install.token={TOKEN} stook.install.password=hunter2hunter2"
+    url = "http://ops:pa55w0rd@cfg.lan/c.yaml?token=t0ken"
+    shown = [
+        repr(Sources(cmdline=cmdline, config_url=url)),
+        repr(split(cmdline)),
+        repr(Location(url)),
+    ]
+    for text in shown:
+        assert TOKEN not in text and "hunter2" not in text
+        assert "pa55w0rd" not in text and "t0ken" not in text

@@ -174,3 +174,16 @@ def test_a_yaml_boolean_or_number_is_never_an_address(path: str, value: object, 
     assert any(p.path == where and f"is {shown}, not an address" in p.message for p in problems), [
         str(p) for p in problems
     ]
+
+
+@pytest.mark.parametrize(
+    ("key", "path"),
+    [(".", 'install["."]'), ("", 'install[""]'), ("a b", 'install["a b"]'), ("x_1", "install.x_1")],
+)
+def test_an_odd_key_is_quoted_in_the_path(tmp_path: Path, key: str, path: str) -> None:
+    text = HEAD + f"install:\n  {key!r}: 1\n  {key!r}: 2\n"
+    (problem,) = problems_of(tmp_path, text)
+    assert problem.startswith(f"{path}: is given twice")
+    _, problems = validate_document({"apiVersion": "stook.io/v1beta1", "kind": "InstallConfig",
+                                     "install": {key: 1}})  # fmt: skip
+    assert path in [p.path for p in problems]

@@ -137,14 +137,12 @@ OSR
 ln -sf ../usr/lib/os-release "$tree/etc/os-release"
 
 mkdir -p "$tree/usr/lib/stook"
+echo "Kubernetes is not installed: this image was built without an RKE2 airgap bundle" \
+  >"$tree/usr/lib/stook/kubernetes"
 if [[ -n $RKE2_BUNDLE ]]; then
+  # Into the slot, versioned with it (docs/decisions.md); enabled at boot by the node's role.
   log "RKE2 airgap bundle: $RKE2_BUNDLE"
-  mkdir -p "$tree/usr/lib/stook/rke2-airgap"
-  cp -a "$RKE2_BUNDLE"/. "$tree/usr/lib/stook/rke2-airgap/"
-  echo "bundled" >"$tree/usr/lib/stook/kubernetes"
-else
-  echo "Kubernetes is not installed: this image was built without an RKE2 airgap bundle" \
-    >"$tree/usr/lib/stook/kubernetes"
+  "$HERE/rke2-install.sh" "$tree" "$RKE2_BUNDLE"
 fi
 
 # Stook's own files for the OS (initramfs boot script, systemd units, live-installer service...):

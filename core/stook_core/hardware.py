@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from stook_core.layout import OS_LABELS
+from stook_core.net.permaddr import ethtool_permanent_mac, netlink_permanent_macs
 from stook_core.units import binary_size
 
 SYS_BLOCK = Path("/sys/class/block")
@@ -169,10 +170,18 @@ def human_size(size: int) -> str:
 
 class Nic(Frozen):
     name: str
-    mac: str
+    mac: str = Field(description="the current address (a bond port's is the bond's)")
+    permanent_mac: str | None = Field(
+        None, description="the burnt-in address (netlink, else ethtool); None: none reported"
+    )
     driver: str | None = None
     link_up: bool = False
     speed_mbps: int | None = None
+
+    @property
+    def identity_mac(self) -> str:
+        """The MAC that names this NIC: the permanent one, else (none reported) the current."""
+        return self.permanent_mac or self.mac.lower()
 
 
 class Machine(Frozen):
@@ -464,12 +473,16 @@ def _speed(sys: Path) -> int | None:
     return int(value) if value and value.lstrip("-").isdigit() and int(value) > 0 else None
 
 
-def probe_nic(name: str) -> Nic:
+def probe_nic(name: str, permanent: dict[str, str] | None = None) -> Nic:
+    """One interface from sysfs; its permanent MAC from *permanent* (netlink's, read afresh
+    when not given), else ``ethtool -P``."""
     sys = SYS_NET / name
     driver = sys / "device" / "driver"
+    permanent = netlink_permanent_macs() if permanent is None else permanent
     return Nic(
         name=name,
-        mac=_read(sys / "address") or "",
+        mac=(_read(sys / "address") or "").lower(),
+        permanent_mac=permanent.get(name) or ethtool_permanent_mac(name),
         driver=Path(os.path.realpath(driver)).name if driver.exists() else None,
         link_up=_read(sys / "carrier") == "1",
         speed_mbps=_speed(sys),
@@ -479,10 +492,11 @@ def probe_nic(name: str) -> Nic:
 def probe_nics() -> list[Nic]:
     """Physical NICs: interfaces backed by a device (not lo, bridges, bonds, veths, ...)."""
     found = []
+    permanent = netlink_permanent_macs()
     with contextlib.suppress(OSError):
         for sys in sorted(SYS_NET.iterdir()):
             if (sys / "device").exists():
-                found.append(probe_nic(sys.name))
+                found.append(probe_nic(sys.name, permanent))
     return found
 
 

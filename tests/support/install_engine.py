@@ -24,8 +24,8 @@ EXAMPLES = PACKAGE / "examples"
 TOKEN = "example-cluster-token-change-me"
 # The NICs of the os-and-data profile, which the example configs name.
 EXAMPLE_NICS = [
-    Nic(name="eno1", mac="3c:ec:ef:20:00:01", link_up=True, speed_mbps=10000),
-    Nic(name="eno2", mac="3c:ec:ef:20:00:02", link_up=True, speed_mbps=10000),
+    Nic(name=f"eno{i}", mac=mac, permanent_mac=mac, link_up=True, speed_mbps=10000)
+    for i, mac in ((1, "3c:ec:ef:20:00:01"), (2, "3c:ec:ef:20:00:02"))
 ]
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stook_core.boot.slots import check_version
-from stook_core.config.model import InstallConfig, NicRef
+from stook_core.config.model import InstallConfig
 from stook_core.hardware import Disk, Machine
 from stook_core.layout import (
     BIOS_BOOT_SIZE,
@@ -62,7 +62,6 @@ from stook_installer.engine.preflight import (
     check_machine,
     choose_disks,
     errors,
-    find_nic,
 )
 
 WORKDIR = Path("/run/stook-installer")
@@ -359,16 +358,6 @@ def partition_table(config: InstallConfig, choice: DiskChoice) -> tuple[PartSpec
     return tuple(table)
 
 
-def management_ports(config: InstallConfig, machine: Machine) -> list[NicRef]:
-    """The chosen NICs by name and MAC as the machine reports them (MAC matching survives a
-    rename); a NIC the machine lacks stays as configured (preflight has warned)."""
-    ports = []
-    for ref in config.install.management_interface.nics:
-        nic = find_nic(ref, machine.nics)
-        ports.append(NicRef(name=nic.name, mac=nic.mac.lower() or None) if nic else ref)
-    return ports
-
-
 def node_files(
     config: InstallConfig, machine: Machine, accounts: Accounts, data_uuid: str
 ) -> tuple[NodeFile, ...]:
@@ -376,7 +365,7 @@ def node_files(
     return (
         *identity_files(spec),
         *user_files(spec, accounts),
-        *network_files(spec, management_ports(config, machine)),
+        *network_files(spec, machine),
         *chrony_files(spec),
         *proxy_files(spec),
         *rke2_files(spec),

@@ -159,13 +159,16 @@ def _size_checks(config: InstallConfig, choice: DiskChoice) -> Iterator[Problem]
 
 
 def find_nic(ref: NicRef, nics: list[Nic]) -> Nic | None:
-    """The NIC *ref* names; with a name and a MAC both must fit the same NIC."""
-    for nic in nics:
-        if (ref.name is None or ref.name == nic.name) and (
-            ref.mac is None or ref.mac == nic.mac.lower()
-        ):
-            return nic
-    return None
+    """The NIC *ref* names; with a name and a MAC both must fit the same NIC. A MAC is the
+    permanent one first: an enslaved NIC's current MAC is the bond's (its first port's), so
+    the current address is tried only when no NIC has that permanent MAC."""
+
+    def fits(nic: Nic, mac: str | None) -> bool:
+        return (ref.name is None or ref.name == nic.name) and (ref.mac is None or ref.mac == mac)
+
+    return next((n for n in nics if fits(n, n.identity_mac)), None) or next(
+        (n for n in nics if fits(n, n.mac.lower())), None
+    )
 
 
 def _nic_checks(config: InstallConfig, machine: Machine) -> Iterator[Problem]:
@@ -183,6 +186,13 @@ def _nic_checks(config: InstallConfig, machine: Machine) -> Iterator[Problem]:
         if not nic.link_up:
             yield _problem(
                 path, f"{nic.name} has no link (cable not plugged in?)", severity=WARNING
+            )
+        if nic.permanent_mac is None:
+            yield _problem(
+                path,
+                f"{nic.name} reports no permanent MAC: its bond port is matched by name, and "
+                f"its current MAC {nic.mac} stands in for it",
+                severity=WARNING,
             )
     primary = config.install.management_interface.bond.options.get("primary")
     if primary is not None and chosen and primary not in chosen:

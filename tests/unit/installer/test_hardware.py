@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from stook_core import hardware
-from stook_core.hardware import Disk, Machine, human_size, load_profile, probe
+from stook_core.hardware import Disk, Machine, Nic, human_size, load_profile, probe
+from stook_core.net.permaddr import parse_ethtool_permanent
 from support.install_engine import PROFILES, profile
 
 NAMES = ["one-disk", "os-and-data", "four-nics", "nvme-sata-mix", "no-usable-disk", "busy-disks"]
@@ -151,3 +152,21 @@ def test_booted_live_reads_the_kernel_command_line(tmp_path: Path) -> None:
     assert hardware.booted_live(cmdline)
     cmdline.write_text("BOOT_IMAGE=/vmlinuz boot=stook root=UUID=x\n")
     assert not hardware.booted_live(cmdline)
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("Permanent address: 3C:EC:EF:20:00:01\n", "3c:ec:ef:20:00:01"),
+        ("Permanent address: 00:00:00:00:00:00\n", None),  # what virtual NICs report
+        ("Cannot get permanent hardware address: Operation not supported\n", None),
+    ],
+)
+def test_ethtool_permanent_address_output(output: str, expected: str | None) -> None:
+    assert parse_ethtool_permanent(output) == expected
+
+
+def test_identity_mac_is_the_permanent_one_when_reported() -> None:
+    port = Nic(name="eno2", mac="3c:ec:ef:20:00:01", permanent_mac="3c:ec:ef:20:00:02")
+    assert port.identity_mac == "3c:ec:ef:20:00:02"
+    assert Nic(name="veth0", mac="0A:58:0A:00:00:05").identity_mac == "0a:58:0a:00:00:05"

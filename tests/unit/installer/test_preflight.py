@@ -4,9 +4,11 @@ from typing import Any
 
 import pytest
 
-from stook_core.hardware import Machine
+from stook_core.config.model import NicRef
+from stook_core.hardware import Machine, Nic
 from stook_core.units import GiB
-from stook_installer.engine.preflight import check_machine, errors
+from stook_installer.engine.files.network import network_files
+from stook_installer.engine.preflight import check_machine, errors, find_nic
 from support.install_engine import make_config, profile
 
 BUSY_NICS = {"nics": ["eno1", "eno2"]}
@@ -131,3 +133,38 @@ def test_bond_primary_must_be_one_of_the_nics_found_by_mac() -> None:
     bond["options"] = {"primary": "eno2"}
     config = make_config("join", management_interface={"nics": nics, "bond": bond})
     assert errors(check_machine(config, profile("os-and-data"))) == []
+
+
+# eno1 and eno2 enslaved to a bond by the live system: both carry eno1's MAC now.
+BONDED = [
+    Nic(name="eno1", mac="3c:ec:ef:20:00:01", permanent_mac="3c:ec:ef:20:00:01", link_up=True),
+    Nic(name="eno2", mac="3c:ec:ef:20:00:01", permanent_mac="3c:ec:ef:20:00:02", link_up=True),
+]
+
+
+def test_a_mac_reference_resolves_against_the_permanent_mac() -> None:
+    assert find_nic(NicRef(mac="3c:ec:ef:20:00:02"), BONDED) == BONDED[1]
+    assert find_nic(NicRef(mac="3c:ec:ef:20:00:01"), BONDED) == BONDED[0]
+    # a NIC without a permanent MAC is still found by its current one
+    veth = Nic(name="veth0", mac="0a:58:0a:00:00:05")
+    assert find_nic(NicRef(mac="0a:58:0a:00:00:05"), [veth]) == veth
+
+
+def test_bonded_nics_are_ports_by_their_permanent_macs() -> None:
+    machine = profile("os-and-data").model_copy(update={"nics": BONDED})
+    config = make_config("join")  # NICs by MAC: 3c:ec:ef:20:00:01 and :02
+    assert errors(check_machine(config, machine)) == []
+    files = {f.path.rsplit("/", 1)[-1]: f.content for f in network_files(config.install, machine)}
+    assert "PermanentMACAddress=3c:ec:ef:20:00:02" in files["20-mgmt-bo-port1.network"]
+    assert "MACAddress=3c:ec:ef:20:00:01" in files["10-mgmt-bo.netdev"]
+
+
+def test_a_nic_without_a_permanent_mac_is_a_port_by_name_with_a_warning() -> None:
+    nics = [BONDED[0], Nic(name="eno2", mac="3c:ec:ef:20:00:02", link_up=True)]
+    machine = profile("os-and-data").model_copy(update={"nics": nics})
+    config = make_config("join")
+    warnings = [p for p in check_machine(config, machine) if p.severity == "warning"]
+    assert [p.path for p in warnings] == ["install.management_interface.nics[1]"]
+    assert "eno2 reports no permanent MAC" in warnings[0].message
+    files = {f.path.rsplit("/", 1)[-1]: f.content for f in network_files(config.install, machine)}
+    assert "[Match]\nName=eno2\n" in files["20-mgmt-bo-port1.network"]

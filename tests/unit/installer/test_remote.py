@@ -106,9 +106,7 @@ def test_fetch_keys_keeps_keys_and_reports_bad_lines(
     routes["/alice.keys"] = (200, f"# team keys\n{ED25519}\n\n{NOT_A_KEY}\n".encode())
     fetched = fetch_keys(f"{http_url}/alice.keys")
     assert fetched.keys == [ED25519]
-    assert fetched.rejected == [
-        (4, NOT_A_KEY, "has a key that is not valid base64")
-    ]
+    assert fetched.rejected == [(4, NOT_A_KEY, "has a key that is not valid base64")]
 
 
 def test_fetch_keys_http_error(http_url: str) -> None:

@@ -14,9 +14,11 @@ docs/decisions.md "Management network MAC".
 
 from __future__ import annotations
 
-from stook_core.config.model import InstallSpec, ManagementInterface, NicRef
+from stook_core.config.model import InstallSpec, ManagementInterface
+from stook_core.hardware import Machine
 from stook_core.net import Bond, Bridge, BridgePort, IpConfig, NetworkSetup, Port, Vlan, render
 from stook_installer.engine.nodefile import NodeFile
+from stook_installer.engine.preflight import find_nic
 
 BOND, BRIDGE = "mgmt-bo", "mgmt-br"
 
@@ -26,26 +28,33 @@ def ip_interface(net: ManagementInterface) -> str:
     return f"{BRIDGE}.{net.vlan_id}" if net.vlan_id else BRIDGE
 
 
-def network_setup(spec: InstallSpec, ports: list[NicRef]) -> NetworkSetup:
-    """The core network model of *spec*'s management interface on *ports*."""
+def _ports(spec: InstallSpec, machine: Machine | None) -> tuple[list[Port], str | None]:
+    """The bond's ports, and the MAC the bond and bridge take (the first NIC's). With a
+    machine, each NIC as it reports itself: matched by its permanent MAC, or by name when it
+    has none; without one (or for a NIC it lacks), as configured."""
     net = spec.management_interface
-    options = dict(net.bond.options)
-    primary = options.pop("primary", None)
-    mac = ports[0].mac if ports else None
-    bond = Bond(
-        name=BOND,
-        ports=tuple(
+    primary = net.bond.options.get("primary")
+    ports, macs = [], []
+    for ref in net.nics:
+        nic = find_nic(ref, machine.nics) if machine is not None else None
+        name, permanent, mac = (
+            (nic.name, nic.permanent_mac, nic.identity_mac) if nic else (ref.name, ref.mac, ref.mac)
+        )
+        ports.append(
             Port(
-                name=p.name, permanent_mac=p.mac, primary=primary is not None and primary == p.name
+                name=name, permanent_mac=permanent, primary=primary is not None and primary == name
             )
-            for p in ports
-        ),
-        mode=net.bond.mode,
-        miimon_ms=net.bond.miimon,
-        options=options,
-        mac=mac,
-        mtu=net.mtu,
-    )
+        )
+        macs.append(mac)
+    return ports, macs[0] if macs else None
+
+
+def network_setup(spec: InstallSpec, machine: Machine | None = None) -> NetworkSetup:
+    """The core network model of *spec*'s management interface (on *machine*'s NICs)."""
+    net = spec.management_interface
+    options = {k: v for k, v in net.bond.options.items() if k != "primary"}
+    ports, mac = _ports(spec, machine)
+    bond = Bond(BOND, tuple(ports), net.bond.mode, net.bond.miimon, options, mac, net.mtu)
     vlans = (net.vlan_id,) if net.vlan_id else ()
     bridge = Bridge(
         name=BRIDGE,
@@ -64,8 +73,6 @@ def network_setup(spec: InstallSpec, ports: list[NicRef]) -> NetworkSetup:
     return NetworkSetup(bond, bridge, ip, vlan)
 
 
-def network_files(spec: InstallSpec, ports: list[NicRef] | None = None) -> list[NodeFile]:
-    """*ports*: the chosen NICs with the permanent MACs the machine reported (default: as
-    configured)."""
-    setup = network_setup(spec, ports or spec.management_interface.nics)
-    return [NodeFile(unit.path, unit.text) for unit in render(setup)]
+def network_files(spec: InstallSpec, machine: Machine | None = None) -> list[NodeFile]:
+    """The networkd files of *spec*, for *machine*'s NICs when given (else as configured)."""
+    return [NodeFile(unit.path, unit.text) for unit in render(network_setup(spec, machine))]

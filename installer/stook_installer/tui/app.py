@@ -53,9 +53,10 @@ class Outcome:
 class TooSmall(Screen[None]):
     """Covers the installer while the terminal is smaller than it needs."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int, height: int) -> None:
         super().__init__()
         self.text = Static("", id="too-small", markup=False)
+        self.show(width, height)
 
     def compose(self) -> ComposeResult:
         yield self.text
@@ -90,7 +91,6 @@ class InstallerApp(App[Outcome]):
         self.wizard = wizard
         self.flow = Flow(wizard, remote or Remote())
         self.installing = False
-        self.too_small = TooSmall()
 
     def on_mount(self) -> None:
         self.push_screen(self.flow.make(self.first_page))
@@ -101,42 +101,53 @@ class InstallerApp(App[Outcome]):
 
     def check_size(self, width: int, height: int) -> None:
         small = width < MIN_WIDTH or height < MIN_HEIGHT
-        if small and self.screen is not self.too_small:
-            self.push_screen(self.too_small)
-        elif not small and self.screen is self.too_small:
+        top = self.screen
+        if small and isinstance(top, TooSmall):
+            top.show(width, height)
+        elif small:
+            self.push_screen(TooSmall(width, height))
+        elif isinstance(top, TooSmall):
             self.pop_screen()
-        if small:
-            self.too_small.show(width, height)
+
+    def go(self, screen: Screen[Any]) -> None:
+        """Show *screen* in place of the current page, under the too-small cover if it is up
+        (a server check or the install may finish while the terminal is small)."""
+        if isinstance(self.screen, TooSmall):
+            self.pop_screen()
+            self.switch_screen(screen)
+            self.push_screen(TooSmall(self.size.width, self.size.height))
+        else:
+            self.switch_screen(screen)
 
     # --- what the pages say; the flow decides where to go ---------------------------------------
 
     def on_go_next(self, message: GoNext) -> None:
         following = self.flow.after(message.page)
         if following is not None:
-            self.switch_screen(self.flow.make(following))
+            self.go(self.flow.make(following))
 
     def on_go_back(self, message: GoBack) -> None:
         previous = self.flow.before(message.page)
         if previous is not None:
-            self.switch_screen(self.flow.make(previous))
+            self.go(self.flow.make(previous))
 
     def on_confirmed(self, message: Confirmed) -> None:
         """Run the plan the summary showed, with the consent given to it."""
         self.installing = True
-        self.switch_screen(ProgressPage(message.plan, message.consent, dry_run=self.wizard.dry_run))
+        self.go(ProgressPage(message.plan, message.consent, dry_run=self.wizard.dry_run))
 
     def on_finished(self, message: Finished) -> None:
         self.installing = False
         config, _ = self.wizard.validate()
         default = config.install.after_install if config else "reboot"
         final = FinalPage(failure=message.failure, default=default, dry_run=self.wizard.dry_run)
-        self.switch_screen(final)
+        self.go(final)
 
     def on_leave_installer(self, message: LeaveInstaller) -> None:
         final = FinalPage(
             failure=None, default="shell", dry_run=self.wizard.dry_run, left=message.reason
         )
-        self.switch_screen(final)
+        self.go(final)
 
     def on_chosen(self, message: Chosen) -> None:
         self.exit(Outcome(message.choice, message.installed, message.left))

@@ -26,6 +26,7 @@ from stook_installer.tui.final import FinalPage
 from stook_installer.tui.flow import STOPS
 from stook_installer.tui.login import PasswordPage, SshKeysPage
 from stook_installer.tui.network import NetworkPage
+from stook_installer.tui.page import GoNext
 from stook_installer.tui.progress import ProgressPage
 from stook_installer.tui.start import ModePage
 from stook_installer.tui.state import Wizard, new_document
@@ -182,6 +183,26 @@ def test_a_too_small_terminal_says_so_and_the_size_needed(make_app: Any, drive: 
         assert isinstance(pilot.app.screen, ModePage)
 
     drive(make_app(), scenario, size=(50, 15))
+
+
+def test_a_page_change_while_too_small_stays_covered(make_app: Any, drive: Drive) -> None:
+    """A server check (or the install) may end while the terminal is small: the page behind
+    the cover changes, the cover stays until the terminal is large enough again."""
+
+    async def scenario(pilot: P) -> None:
+        mode = pilot.app.screen
+        assert isinstance(mode, ModePage)
+        await pilot.resize_terminal(50, 15)
+        await pilot.pause()
+        assert "at least 60x20" in text(pilot.app.screen.query_one("#too-small", Static))
+        mode.post_message(GoNext(ModePage))
+        await pilot.pause()
+        assert "at least 60x20" in text(pilot.app.screen.query_one("#too-small", Static))
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, DisksPage)
+
+    drive(make_app(), scenario)
 
 
 def test_the_whole_flow_works_at_60x20(make_app: Any, drive: Drive, seed: Any) -> None:

@@ -86,7 +86,7 @@ def main() -> int:
         discover: list[float] = []
         provision: list[float] = []
         try:
-            wait_until(lambda: all(x.ready() for x in agent.controllers), "agent ready")
+            wait_until(lambda: agent.manager.ready(), "agent ready")
             for index in range(args.samples):
                 image = images / f"d{index}.img"
                 with image.open("wb") as stream:
@@ -97,7 +97,7 @@ def main() -> int:
                     capture_output=True, text=True, check=True,
                 ).stdout.strip()  # fmt: skip
                 attached.append(device)
-                agent.rescan.rescan("bench")
+                agent.disks.rescan.rescan("bench")
 
                 def found(device: str = device) -> str | None:
                     items, _ = devices.list_objects(f"{NODE_LABEL}={NODE}")

@@ -14,10 +14,11 @@ from types import FrameType
 from kubernetes.config import ConfigException
 
 from stook_agent import __version__
-from stook_agent.agent import Agent, AgentSettings, DiskSettings
+from stook_agent.agent import Agent
 from stook_agent.disks.filters import DEFAULT_EXCLUDE
 from stook_agent.identity import IdentityError, node_name
 from stook_agent.kube import api_client
+from stook_agent.settings import AgentSettings, DiskSettings
 from stook_core.door import (
     LOG_LEVELS,
     add_debug_flag,
@@ -39,8 +40,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "system:node:<name> client certificate, else the hostname)",
     )
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, $KUBECONFIG)")
-    parser.add_argument("--metrics-host", default="0.0.0.0")
+    parser.add_argument(
+        "--controller-kubeconfig",
+        default=os.environ.get("STOOK_CONTROLLER_KUBECONFIG"),
+        help="the cluster controllers' own credential; with it this process campaigns for the "
+        "Lease stook-system/stook-cluster-controllers and runs them while it holds it "
+        "(default: $STOOK_CONTROLLER_KUBECONFIG; none: no cluster controllers here)",
+    )
+    parser.add_argument(
+        "--metrics-address",
+        "--metrics-host",
+        dest="metrics_host",
+        default="127.0.0.1",
+        help="address of /metrics, /healthz, /readyz (no authentication: default 127.0.0.1; "
+        "0.0.0.0 opens it on every address)",
+    )
     parser.add_argument("--metrics-port", type=whole_number(0, 65535), default=9808)
+    parser.add_argument(
+        "--api-timeout", type=seconds, default=30.0, help="read timeout of every API call (s)"
+    )
     parser.add_argument("--resync-period", type=seconds, default=300.0, help="seconds")
     parser.add_argument("--heartbeat", type=seconds, default=30.0, help="seconds")
     parser.add_argument("--workers", type=whole_number(1, 1024), default=2)
@@ -90,6 +108,7 @@ def _main(argv: list[str]) -> int:
     )
     try:
         api = api_client(args.kubeconfig)
+        cluster_api = api_client(args.controller_kubeconfig) if args.controller_kubeconfig else None
     except ConfigException as error:
         print(f"stook-agent: {error}", file=sys.stderr)
         return 2
@@ -105,6 +124,7 @@ def _main(argv: list[str]) -> int:
         resync_period=args.resync_period,
         heartbeat=args.heartbeat,
         workers=args.workers,
+        api_timeout=(5.0, args.api_timeout),
         disks=DiskSettings(
             host_root=Path(args.host_root),
             disks_dir=args.disks_dir,
@@ -123,13 +143,12 @@ def _main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        agent = Agent(api, settings)
+        agent = Agent(api, settings, cluster_api)
     except OSError as error:
         print(f"stook-agent: cannot listen on port {args.metrics_port}: {error}", file=sys.stderr)
         return 1
-    signal.signal(signal.SIGHUP, lambda _s, _f: agent.rescan.rescan("SIGHUP"))
-    agent.run(stop)
-    return 0
+    signal.signal(signal.SIGHUP, lambda _s, _f: agent.disks.rescan.rescan("SIGHUP"))
+    return agent.run(stop)
 
 
 if __name__ == "__main__":

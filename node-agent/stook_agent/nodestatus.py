@@ -13,8 +13,11 @@ from stook_agent import __version__
 from stook_agent.api.meta import NODE_LABEL, ObjectMeta, set_condition
 from stook_agent.api.nodestatus import NodeStatus, NodeStatusSpec, NodeStatusStatus
 from stook_agent.bootstatus import BootStatus, read_boot_status
+from stook_agent.resources import NODE_STATUS, node_selector
 from stook_agent.runtime.client import Object, ResourceClient, is_status
-from stook_agent.runtime.controller import Reconciler, Result
+from stook_agent.runtime.controller import Controller, ControllerOptions, Reconciler, Result
+from stook_agent.runtime.manager import Manager
+from stook_agent.settings import AgentSettings
 
 
 class NodeStatusReconciler(Reconciler):
@@ -86,3 +89,24 @@ def _age(stamp: str | None, now: datetime) -> float | None:
     except ValueError:
         return None
     return (now - then).total_seconds()
+
+
+def setup(manager: Manager, settings: AgentSettings) -> Controller:
+    """The node-status feature: one controller keeping this node's NodeStatus current."""
+    statuses = manager.client(NODE_STATUS)
+    controller = Controller(
+        "nodestatus",
+        statuses,
+        NodeStatusReconciler(statuses, settings.node, settings.heartbeat),
+        manager.metrics,
+        manager.recorder,
+        ControllerOptions(
+            label_selector=node_selector(settings.node),
+            workers=1,
+            resync_period=settings.resync_period,
+            seed_keys=(settings.node,),
+            stuck_after=settings.stuck_after,
+        ),
+    )
+    manager.add(controller)
+    return controller

@@ -7,15 +7,13 @@ with ``allowScheduling: false`` and nothing scheduled on it; ``evictionRequested
 
 from __future__ import annotations
 
-from kubernetes import client as k8s
-
 from stook_agent.api.blockdevice import BlockDeviceSpec
 from stook_agent.api.longhorn import LonghornDisk, LonghornNodeObject
 from stook_agent.disks.commands import CommandError
 from stook_agent.disks.mounts import MountPlan, filesystem_uuid, format_ext4
 from stook_agent.disks.outcome import Condition, Outcome, refuse
-from stook_agent.resources import Resource
 from stook_agent.runtime.client import Object, ResourceClient, is_status
+from stook_agent.runtime.resource import Resource
 from stook_core.diskid import filesystem_label
 from stook_core.hardware import Disk
 
@@ -26,8 +24,8 @@ NAMESPACE = "longhorn-system"
 class LonghornNode:
     """This node's ``nodes.longhorn.io`` object."""
 
-    def __init__(self, api: k8s.ApiClient, node: str, namespace: str = NAMESPACE) -> None:
-        self.client = ResourceClient(api, LONGHORN_NODE)
+    def __init__(self, client: ResourceClient, node: str, namespace: str = NAMESPACE) -> None:
+        self.client = client
         self.key = f"{namespace}/{node}"
 
     def get(self) -> LonghornNodeObject | None:

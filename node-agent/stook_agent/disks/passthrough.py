@@ -8,14 +8,10 @@ claim holds it.
 
 from __future__ import annotations
 
-from typing import Any
-
-from kubernetes import client as k8s
-
 from stook_agent.api.blockdevice import BlockDeviceSpec
 from stook_agent.disks.outcome import Condition, Outcome, refuse
 from stook_agent.resources import NODE_LABEL
-from stook_agent.runtime.client import is_status
+from stook_agent.runtime.client import Object, ResourceClient, is_status
 from stook_core.hardware import Disk
 
 DEFAULT_STORAGE_CLASS = "stook-passthrough"
@@ -32,14 +28,14 @@ def stable_path(disk: Disk) -> str | None:
 
 
 class PassthroughProvisioner:
-    def __init__(self, api: k8s.ApiClient, node: str, poll: float) -> None:
-        self.core = k8s.CoreV1Api(api)
+    def __init__(self, volumes: ResourceClient, node: str, poll: float) -> None:
+        self.volumes = volumes  # PersistentVolumes
         self.node = node
         self.poll = poll
 
-    def _get(self, name: str) -> Any | None:
+    def _get(self, name: str) -> Object | None:
         try:
-            return self.core.read_persistent_volume(name)
+            return self.volumes.get(name)
         except Exception as error:
             if is_status(error, 404):
                 return None
@@ -67,7 +63,7 @@ class PassthroughProvisioner:
                 "another disk after a reboot; give the disk a serial or WWN",
             )
         storage_class = spec.provisioner.passthrough.storage_class_name or DEFAULT_STORAGE_CLASS
-        body: Any = {
+        body: Object = {
             "apiVersion": "v1",
             "kind": "PersistentVolume",
             "metadata": {"name": name, "labels": {NODE_LABEL: self.node, DEVICE_LABEL: name}},
@@ -84,7 +80,7 @@ class PassthroughProvisioner:
             },
         }  # fmt: skip
         try:
-            self.core.create_persistent_volume(body)
+            self.volumes.create(body)
         except Exception as error:
             if not is_status(error, 409):
                 raise
@@ -93,22 +89,19 @@ class PassthroughProvisioner:
 
     def release(self, name: str, disk: Disk | None) -> Outcome:
         volume = self._get(name)
-        if volume is not None and volume.metadata.deletion_timestamp is None:
-            claim = volume.spec.claim_ref
-            phase = volume.status.phase if volume.status else None
+        if volume is not None and not volume["metadata"].get("deletionTimestamp"):
+            claim = (volume.get("spec") or {}).get("claimRef")
+            phase = (volume.get("status") or {}).get("phase")
             if claim is not None and phase != "Released":
                 return refuse(
                     "PersistentVolumeBound",
-                    f"PersistentVolume {name} is claimed by {claim.namespace}/{claim.name}; "
-                    "delete the claim (and the VM using it) first",
+                    f"PersistentVolume {name} is claimed by {claim.get('namespace')}/"
+                    f"{claim.get('name')}; delete the claim (and the VM using it) first",
                     retry=self.poll,
                 )
             # Only the version just checked: a claim binding meanwhile makes this fail (409).
-            options = k8s.V1DeleteOptions(
-                preconditions=k8s.V1Preconditions(resource_version=volume.metadata.resource_version)
-            )
             try:
-                self.core.delete_persistent_volume(name, body=options)
+                self.volumes.delete(name, resource_version=volume["metadata"]["resourceVersion"])
             except Exception as error:
                 if is_status(error, 409):
                     return Outcome(False, "PersistentVolumeChanged", "retrying", requeue_after=0.5)

@@ -5,7 +5,9 @@ reads the node's state afresh, so missed, merged or reordered events do no harm.
   udev has processed the device). What runs on nodes; needs /run/udev and the host network.
 * ``RescanTrigger``: an explicit "rescan now" (the integration tier's stand-in on a host
   without udev, and SIGHUP for the agent process).
-* The scan loop's own period covers anything both missed.
+* The scan loop's own period covers anything both missed. A scan that fails (the API server
+  unreachable while a disk changed) is retried after a short back-off, and at once when the
+  API server answers again (``ScanLoop.wake``), not at the next period.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import logging
 import threading
 from collections.abc import Callable
 
+from stook_agent.runtime.errors import describe
+
 log = logging.getLogger(__name__)
+RETRY_FIRST, RETRY_CAP = 0.5, 10.0  # seconds between attempts of a failed scan
 
 Wake = Callable[[str], None]
 
@@ -49,10 +54,12 @@ class UdevTrigger:
         monitor = pyudev.Monitor.from_netlink(context, source="udev")
         monitor.filter_by("block")
 
-        def on_event(action: str, device: object) -> None:
+        def on_device(device: object) -> None:
+            action = getattr(device, "action", "?")
             wake(f"udev {action} {getattr(device, 'sys_name', '?')}")
 
-        observer = pyudev.MonitorObserver(monitor, on_event, name="udev-monitor")
+        # callback= (one argument, the device): the (action, device) form is deprecated.
+        observer = pyudev.MonitorObserver(monitor, callback=on_device, name="udev-monitor")
         observer.daemon = True
         observer.start()
         self._observer = observer
@@ -65,10 +72,15 @@ class UdevTrigger:
 
 
 class ScanLoop:
-    """Runs *scan* at start, whenever woken, and every *period* seconds; bursts merge."""
+    """Runs *scan* at start, whenever woken, and every *period* seconds; bursts merge.
+    A Runnable of the manager."""
+
+    name = "disk-scan"
+    needs_leader = False
 
     def __init__(self, scan: Callable[[str], None], period: float) -> None:
         self._scan = scan
+        self.failures = 0
         self._period = period
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -85,24 +97,35 @@ class ScanLoop:
         self.wake("start")
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, drain_timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=max(0.1, drain_timeout))
 
-    def alive(self) -> bool:
+    def healthy(self) -> bool:
         return self._stop.is_set() or self._thread.is_alive()
+
+    def ready(self) -> bool:
+        return True
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            woken = self._wake.wait(self._period)
+            wait = self._period
+            if self.failures:
+                wait = min(self._period, RETRY_CAP, RETRY_FIRST * 2 ** (self.failures - 1))
+            woken = self._wake.wait(wait)
             if self._stop.is_set():
                 return
             self._wake.clear()
             with self._lock:
                 reasons, self._reasons = self._reasons, []
             why = ", ".join(reasons[:3]) + (" ..." if len(reasons) > 3 else "")
+            if not woken:
+                why = "retry" if self.failures else "periodic"
             try:
-                self._scan(why if woken else "periodic")
-            except Exception:  # keep scanning: the next wake or period retries
-                log.exception("disk scan failed")
+                self._scan(why)
+                self.failures = 0
+            except Exception as error:  # keep scanning: retried after a short back-off
+                self.failures += 1
+                log.warning("disk scan failed (%s); retrying", describe(error))
+                log.debug("disk scan failure", exc_info=True)

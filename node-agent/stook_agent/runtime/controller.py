@@ -13,18 +13,23 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from stook_agent.runtime.client import Object, ResourceClient
+from stook_agent.runtime.conditions import find_condition, set_condition
+from stook_agent.runtime.errors import describe, is_final, reason_of
 from stook_agent.runtime.events import EventRecorder
 from stook_agent.runtime.informer import Informer
 from stook_agent.runtime.metrics import Metrics
 from stook_agent.runtime.ratelimit import ExponentialBackoff
+from stook_agent.runtime.watchdog import Watchdog
 from stook_agent.runtime.workqueue import ShutDownError, WorkQueue
 
 log = logging.getLogger(__name__)
+
+ACCEPTED = "Accepted"  # False while the API server rejects what the reconcile writes
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,11 @@ class ControllerOptions:
     resync_period: float = 300.0
     backoff_base: float = 0.5
     backoff_cap: float = 300.0
-    watch_timeout: int = 300
+    watch_timeout: int = 120
     watch_max_backoff: float = 10.0
     seed_keys: tuple[str, ...] = ()
+    stuck_after: float = 300.0  # a reconcile running longer fails /healthz
+    needs_leader: bool = False  # a cluster controller: runs only while holding the lease
 
 
 class Controller:
@@ -92,7 +99,10 @@ class Controller:
             label_selector=self.options.label_selector,
             watch_timeout=self.options.watch_timeout,
             max_backoff=self.options.watch_max_backoff,
+            on_recovered=self._on_recovered,
         )
+        self.watchdog = Watchdog(self.options.stuck_after)
+        self._recovery_hooks: list[Callable[[], None]] = []
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         metrics.queue_depth.labels(name).set_function(self.queue.depth)
@@ -119,8 +129,17 @@ class Controller:
         for thread in self._threads:
             thread.join(timeout=max(0.1, drain_timeout))
 
+    @property
+    def needs_leader(self) -> bool:
+        return self.options.needs_leader
+
     def healthy(self) -> bool:
-        return self._stopping.is_set() or all(t.is_alive() for t in self._threads)
+        if self._stopping.is_set():
+            return True
+        stuck = self.watchdog.stuck()
+        for worker, key, seconds in stuck:
+            log.error("%s: %s has been reconciling %s for %.0f s", self.name, worker, key, seconds)
+        return not stuck and all(t.is_alive() for t in self._threads)
 
     def ready(self) -> bool:
         return self.informer.synced.is_set() and not self._stopping.is_set()
@@ -132,6 +151,20 @@ class Controller:
             return  # only status or resourceVersion moved (often our own status write)
         self.queue.add(key)
 
+    def _on_recovered(self) -> None:
+        """The API server is back: keys waiting out a back-off from the outage go now, not
+        after a delay that grew while nothing could succeed (or at the next resync)."""
+        retried = self.queue.retry_failed_now()
+        if retried:
+            log.info("%s: API server reachable again; retrying %d key(s) now", self.name, retried)
+        for hook in self._recovery_hooks:
+            hook()
+
+    def when_recovered(self, hook: Callable[[], None]) -> None:
+        """Call *hook* whenever this controller reaches the API server again after failures
+        (e.g. to rescan disks whose objects could not be written meanwhile)."""
+        self._recovery_hooks.append(hook)
+
     def _resync_loop(self) -> None:
         """Re-queue every cached key now and then: level-triggered repair of missed work."""
         period = self.options.resync_period
@@ -142,6 +175,7 @@ class Controller:
     # -- workers ---------------------------------------------------------------------------
 
     def _work(self) -> None:
+        worker = threading.current_thread().name
         while not self.informer.synced.wait(0.5):
             if self._stopping.is_set():
                 return
@@ -150,12 +184,14 @@ class Controller:
                 key = self.queue.get()
             except ShutDownError:
                 return
+            self.watchdog.begin(worker, key)
             try:
                 self._process(key)
             except Exception:  # a bug in the runtime itself: keep the worker alive, retry
                 log.exception("%s: unexpected failure processing %s", self.name, key)
                 self.queue.add_rate_limited(key)
             finally:
+                self.watchdog.end(worker)
                 self.queue.done(key)
 
     def _process(self, key: str) -> None:
@@ -164,16 +200,21 @@ class Controller:
         try:
             result = self._dispatch(key, copy.deepcopy(obj) if obj is not None else None)
         except Exception as error:
-            delay = self.queue.add_rate_limited(key)
             self.metrics.errors.labels(self.name).inc()
             self.metrics.reconciles.labels(self.name, "error").inc()
+            if obj is not None and is_final(error):
+                self._rejected(key, obj, error)
+                return
+            delay = self.queue.add_rate_limited(key)
             log.warning(
-                "%s: reconcile of %s failed (%s: %s); retrying in %.2f s",
-                self.name, key, type(error).__name__, error, delay,
+                "%s: reconcile of %s failed (%s); retrying in %.2f s",
+                self.name, key, describe(error), delay,
             )  # fmt: skip
             if obj is not None and self.recorder is not None:
-                self.recorder.record(obj, "Warning", "ReconcileFailed", f"{error}")
+                self.recorder.record(obj, "Warning", "ReconcileFailed", describe(error))
         else:
+            if obj is not None and (find_condition(obj, ACCEPTED) or {}).get("status") == "False":
+                self._accepted(key)
             self.queue.forget(key)
             if result.requeue_after is not None:
                 self.queue.add_after(key, result.requeue_after)
@@ -181,6 +222,44 @@ class Controller:
             self.metrics.reconciles.labels(self.name, outcome).inc()
         finally:
             self.metrics.duration.labels(self.name).observe(time.perf_counter() - started)
+
+    def _rejected(self, key: str, obj: Object, error: Exception) -> None:
+        """The API server refused what this reconcile wrote (a 4xx no retry cures): say so on
+        the object (``Accepted=False``) and wait for its next change (or the resync)."""
+        message = describe(error)
+        log.warning("%s: %s rejected by the API server (%s); not retrying", self.name, key, message)
+        if self.recorder is not None:
+            self.recorder.record(obj, "Warning", "Rejected", message)
+        self.queue.forget(key)
+        try:
+            self._set_accepted(key, "False", reason_of(error), message)
+        except Exception as write_error:
+            delay = self.queue.add_rate_limited(key)
+            log.warning(
+                "%s: could not record the rejection on %s (%s); retrying in %.2f s",
+                self.name, key, describe(write_error), delay,
+            )  # fmt: skip
+
+    def _accepted(self, key: str) -> None:
+        try:
+            self._set_accepted(key, "True", "Reconciled", "the API server accepted the changes")
+        except Exception as error:
+            log.warning("%s: could not clear Accepted=False on %s (%s)", self.name, key,
+                        describe(error))  # fmt: skip
+
+    def _set_accepted(self, key: str, status: Any, reason: str, message: str) -> None:
+        # Read afresh: the reconcile may have written other conditions after our cache's copy.
+        fresh = self.client.get(key)
+        meta = fresh["metadata"]
+        conditions = set_condition(
+            (fresh.get("status") or {}).get("conditions"),
+            ACCEPTED,
+            status,
+            reason,
+            message,
+            int(meta.get("generation") or 1),
+        )
+        self.client.patch_status(key, {"conditions": conditions}, meta["resourceVersion"])
 
     def _dispatch(self, key: str, obj: Object | None) -> Result:
         if obj is None:

@@ -14,7 +14,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
+
+from stook_agent.runtime.client import ResourceClient
+from stook_agent.runtime.errors import describe, is_status
+from stook_agent.runtime.kinds import EVENT
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,7 @@ class EventRecorder:
         self, api: k8s.ApiClient, component: str, node: str, namespace: str = "default"
     ) -> None:
         """*namespace* holds Events about cluster-scoped objects (Kubernetes uses default)."""
-        self._core = k8s.CoreV1Api(api)
+        self._events = ResourceClient(api, EVENT)
         self._component = component
         self._node = node
         self._namespace = namespace
@@ -51,21 +54,19 @@ class EventRecorder:
                 self._counts.popitem(last=False)
         try:
             if count > 1:
-                self._core.patch_namespaced_event(
-                    name, namespace, {"count": count, "lastTimestamp": now.isoformat()}
+                self._events.patch(
+                    f"{namespace}/{name}", {"count": count, "lastTimestamp": _stamp(now)}
                 )
                 return
             self._create(name, namespace, obj, type_, reason, message, now)
-        except ApiException as error:
-            if error.status == 404 and count > 1:  # our Event expired (TTL): start again
+        except Exception as error:  # API server unreachable, ...: events are best effort
+            if is_status(error, 404) and count > 1:  # our Event expired (TTL): start again
                 self._create(name, namespace, obj, type_, reason, message, now, quiet=True)
-            elif error.status == 409:  # recorded by an earlier run of this agent
+            elif is_status(error, 409):  # recorded by an earlier run of this agent
                 with self._lock:
                     self._counts[name] = 2
             else:
-                log.warning("could not record event %s on %s: HTTP %s", reason, name, error.status)
-        except Exception as error:  # API server unreachable: events are best effort
-            log.warning("could not record event %s on %s: %s", reason, name, type(error).__name__)
+                log.warning("could not record event %s on %s: %s", reason, name, describe(error))
 
     def _create(
         self,
@@ -79,29 +80,36 @@ class EventRecorder:
         quiet: bool = False,
     ) -> None:
         meta = obj.get("metadata") or {}
-        event = k8s.CoreV1Event(
-            metadata=k8s.V1ObjectMeta(name=name, namespace=namespace),
-            involved_object=k8s.V1ObjectReference(
-                api_version=obj.get("apiVersion"),
-                kind=obj.get("kind"),
-                name=meta.get("name"),
-                namespace=meta.get("namespace"),
-                uid=meta.get("uid"),
-                resource_version=meta.get("resourceVersion"),
-            ),
-            type=type_,
-            reason=reason,
-            message=message,
-            count=1,
-            first_timestamp=now,
-            last_timestamp=now,
-            source=k8s.V1EventSource(component=self._component, host=self._node),
-            reporting_component=self._component,
-            reporting_instance=self._node,
-        )
+        involved = {
+            "apiVersion": obj.get("apiVersion"),
+            "kind": obj.get("kind"),
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+        }
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": {k: v for k, v in involved.items() if v is not None},
+            "type": type_,
+            "reason": reason,
+            "message": message,
+            "count": 1,
+            "firstTimestamp": _stamp(now),
+            "lastTimestamp": _stamp(now),
+            "source": {"component": self._component, "host": self._node},
+            "reportingComponent": self._component,
+            "reportingInstance": self._node,
+        }
         try:
-            self._core.create_namespaced_event(namespace, event)
+            self._events.create(event)
         except Exception as error:
             if not quiet:
                 raise
-            log.warning("could not record event %s: %s", reason, type(error).__name__)
+            log.warning("could not record event %s: %s", reason, describe(error))
+
+
+def _stamp(now: datetime) -> str:
+    return now.replace(microsecond=0).isoformat().replace("+00:00", "Z")

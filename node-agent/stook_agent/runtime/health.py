@@ -20,7 +20,7 @@ class HealthServer:
         registry: CollectorRegistry,
         healthy: Check,
         ready: Check,
-        host: str = "0.0.0.0",
+        host: str = "127.0.0.1",
         port: int = 9808,
     ) -> None:
         outer = self

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from stook_agent.runtime.client import Object, ResourceClient, object_key, watch_events
+from stook_agent.runtime.errors import describe
 from stook_agent.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,14 @@ class ExpiredError(Exception):
     """The server answered 410 Gone: the resourceVersion is too old; list again."""
 
 
+class ShortWatchError(Exception):
+    """A watch ended cleanly at once with no event (a proxy, a server going away): reopening
+    it at once would spin, so it is retried with the same back-off as a failure."""
+
+
+RETRIED: tuple[type[BaseException], ...] = (*TRANSIENT, ShortWatchError)
+
+
 class Informer:
     def __init__(
         self,
@@ -48,6 +58,8 @@ class Informer:
         label_selector: str | None = None,
         watch_timeout: int = 300,
         max_backoff: float = 10.0,
+        on_recovered: Callable[[], None] | None = None,
+        min_watch: float = 1.0,
     ) -> None:
         self.name = name
         self.client = client
@@ -56,6 +68,10 @@ class Informer:
         self._metrics = metrics
         self._watch_timeout = watch_timeout
         self._max_backoff = max_backoff
+        self._on_recovered = on_recovered
+        self._min_watch = min_watch
+        self._failing = False
+        self.opened = 0  # watches opened (tests and metrics count reopen rates)
         self._store: dict[str, Object] = {}
         self._lock = threading.Lock()
         self._resource_version: str | None = None
@@ -93,10 +109,11 @@ class Informer:
                 log.info("%s: watch expired (%s), listing again", self.name, error)
                 self._resource_version = None
                 reason = "expired"
-            except TRANSIENT as error:
+            except RETRIED as error:
                 if self._stop.is_set():
                     break
                 failures += 1
+                self._failing = True
                 self._metrics.watch_errors.labels(self.name).inc()
                 if self._resource_version is None:
                     reason = "error"
@@ -106,7 +123,7 @@ class Informer:
                 log.warning(
                     "%s: list/watch failed (%s); retrying in %.1f s",
                     self.name,
-                    _brief(error),
+                    describe(error),
                     delay,
                 )
                 self._stop.wait(delay)
@@ -130,6 +147,7 @@ class Informer:
         with self._lock:
             old, self._store = self._store, fresh
         self._resource_version = resource_version
+        self._reachable()
         for key, obj in fresh.items():
             previous = old.get(key)
             if previous is None or _rv(previous) != _rv(obj):
@@ -148,10 +166,15 @@ class Informer:
                 raise ExpiredError(str(error.reason)) from error
             raise
         self._response = response
+        self.opened += 1
+        self._reachable()
+        started = time.monotonic()
+        events = 0
         try:
             for event in watch_events(response):
                 if self._stop.is_set():
                     return
+                events += 1
                 self._apply(event)
         except Exception:
             if self._stop.is_set():
@@ -160,6 +183,15 @@ class Informer:
         finally:
             self._response = None
             response.release_conn()
+        if events == 0 and time.monotonic() - started < self._min_watch:
+            raise ShortWatchError("the watch ended at once without an event")
+
+    def _reachable(self) -> None:
+        """The API server answers again after failures: let the controller retry now."""
+        if self._failing:
+            self._failing = False
+            if self._on_recovered is not None:
+                self._on_recovered()
 
     def _apply(self, event: Object) -> None:
         kind = str(event.get("type"))
@@ -188,9 +220,3 @@ def _rv(obj: Object) -> str | None:
     meta: dict[str, Any] = obj.get("metadata") or {}
     version = meta.get("resourceVersion")
     return str(version) if version else None
-
-
-def _brief(error: BaseException) -> str:
-    if isinstance(error, ApiException):
-        return f"HTTP {error.status} {error.reason}"
-    return f"{type(error).__name__}: {error}"

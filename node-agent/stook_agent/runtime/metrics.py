@@ -58,6 +58,11 @@ class Metrics:
             ["controller"],
             registry=r,
         )
+        self.leader = Gauge(
+            "stook_agent_leader",
+            "1 while this process holds the cluster controllers' Lease (runs them).",
+            registry=r,
+        )
         self.info = Gauge(
             "stook_agent_info", "The agent's version and node.", ["version", "node"], registry=r
         )

@@ -65,6 +65,16 @@ class WorkQueue:
         self.add_after(key, delay)
         return delay
 
+    def retry_failed_now(self) -> int:
+        """Queue now every delayed key that is waiting out an error back-off (not a requeue a
+        reconcile asked for); returns how many. Their back-off counts stay."""
+        with self._cond:
+            failed = [key for key in self._due if self.backoff.failures(key) > 0]
+            for key in failed:
+                del self._due[key]  # its heap entry is skipped as superseded
+                self._add_locked(key)
+            return len(failed)
+
     def forget(self, key: str) -> None:
         """*key* succeeded: its next failure starts the back-off from the beginning."""
         self.backoff.forget(key)

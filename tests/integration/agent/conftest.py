@@ -13,7 +13,7 @@ from kubernetes import config
 
 from integration.agent.kubehelpers import StateMirror, TcpProxy, install_crds, wait_until
 from stook_agent.resources import BLOCK_DEVICE, NODE_LABEL
-from stook_agent.runtime.client import ResourceClient
+from stook_agent.runtime.client import DEFAULT_TIMEOUT, ResourceClient, Timeout
 from stook_agent.runtime.controller import Controller, ControllerOptions
 from stook_agent.runtime.events import EventRecorder
 from stook_agent.runtime.metrics import Metrics
@@ -59,9 +59,12 @@ def run_controller(api: k8s.ApiClient) -> Iterator[Callable[..., tuple[Controlle
     started: list[Controller] = []
 
     def start(
-        node: str, via: k8s.ApiClient | None = None, **options: Any
+        node: str,
+        via: k8s.ApiClient | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        **options: Any,
     ) -> tuple[Controller, StateMirror]:
-        client = ResourceClient(via or api, BLOCK_DEVICE)
+        client = ResourceClient(via or api, BLOCK_DEVICE, timeout)
         reconciler = StateMirror(client)
         settings = {"label_selector": f"{NODE_LABEL}={node}", "backoff_base": 0.2} | options
         controller = Controller(

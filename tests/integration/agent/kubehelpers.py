@@ -8,9 +8,12 @@ CRD's OpenAPI validation rejects), not from stubs.
 from __future__ import annotations
 
 import contextlib
+import http.client
+import http.server
 import os
 import selectors
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -97,7 +100,9 @@ class StateMirror(Reconciler):
     """Writes status.state from spec.tags[0] and a Ready condition for the generation seen.
 
     A tag that is not a valid state (e.g. "Broken") makes the API server reject the status
-    write (422): a real error, which the runtime must retry with growing delays.
+    write (422): a final error, which the runtime reports as ``Accepted=False``. The tag
+    "Conflict" writes with a stale resourceVersion (409): an error a retry may cure, which the
+    runtime retries with growing delays.
     """
 
     def __init__(self, client: ResourceClient) -> None:
@@ -125,6 +130,8 @@ class StateMirror(Reconciler):
         conditions = set_condition(
             status.get("conditions"), "Ready", "True", "Mirrored", f"state {tags[0]}", generation
         )
+        if tags[0] == "Conflict":  # "1" is long gone: the API server answers 409
+            self.client.patch_status(key, {"state": "Active"}, resource_version="1")
         self.client.patch_status(key, {"state": tags[0], "conditions": conditions})
         return Result()
 
@@ -154,6 +161,8 @@ class TcpProxy:
         self._open.set()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
+        self._frozen: set[socket.socket] = set()
+        self._freezing = False
         self._stopped = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -173,6 +182,18 @@ class TcpProxy:
 
     def restore(self) -> None:
         self._open.set()
+
+    def freeze(self) -> None:
+        """Stop forwarding without closing (a peer or a NAT that went silent): every relayed
+        connection, and new ones until ``thaw``, stay open and carry nothing, for good."""
+        with self._lock:
+            self._freezing = True
+            self._frozen |= self._sockets
+
+    def thaw(self) -> None:
+        """Relay new connections again; the frozen ones stay frozen."""
+        with self._lock:
+            self._freezing = False
 
     def close(self) -> None:
         self._stopped = True
@@ -195,6 +216,8 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._sockets |= {client, upstream}
+                if self._freezing:
+                    self._frozen.add(client)
             threading.Thread(target=self._relay, args=(client, upstream), daemon=True).start()
 
     def _relay(self, a: socket.socket, b: socket.socket) -> None:
@@ -203,7 +226,14 @@ class TcpProxy:
         selector.register(b, selectors.EVENT_READ, a)
         try:
             while True:
-                for key, _ in selector.select():
+                if a in self._frozen:  # never read again: the peer's writes just pile up
+                    if self._stopped or a.fileno() < 0:
+                        return
+                    time.sleep(0.2)
+                    continue
+                for key, _ in selector.select(0.2):
+                    if a in self._frozen:
+                        break
                     data = key.fileobj.recv(65536)  # type: ignore[union-attr]
                     if not data:
                         return
@@ -216,6 +246,7 @@ class TcpProxy:
                 sock.close()
             with self._lock:
                 self._sockets -= {a, b}
+                self._frozen -= {a, b}
 
 
 class AgentProcess:
@@ -258,3 +289,64 @@ def agent_process(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+class WatchEndingProxy:
+    """A TLS HTTP proxy in front of the API server that ends every watch at once, cleanly (an
+    L7 load balancer with a tiny idle timeout would): the watch's answer headers, then the end
+    of the body. Every other request is relayed as it is. Counts the watches opened."""
+
+    def __init__(self, upstream_port: int, pki: Path) -> None:
+        self.watches = 0
+        outer = self
+        serving = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        serving.load_cert_chain(str(pki / "server.crt"), str(pki / "server.key"))
+        upstream = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        upstream.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                conn = http.client.HTTPSConnection(
+                    "127.0.0.1", upstream_port, context=upstream, timeout=30
+                )
+                try:
+                    conn.request(self.command, self.path, body or None, headers)
+                    reply = conn.getresponse()
+                    if "watch=true" in self.path.lower() and reply.status == 200:
+                        outer.watches += 1
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Transfer-Encoding", "chunked")
+                        self.end_headers()
+                        self.wfile.write(b"0\r\n\r\n")  # the end of an empty chunked body
+                        return
+                    data = reply.read()
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", reply.getheader("Content-Type") or "")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                finally:
+                    conn.close()
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _relay  # noqa: N815
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.socket = serving.wrap_socket(self._server.socket, server_side=True)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

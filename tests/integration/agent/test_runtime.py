@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 
 from kubernetes import client as k8s
@@ -80,7 +81,7 @@ def test_an_error_requeues_with_growing_delays_then_recovers(
 ) -> None:
     controller, mirror = run_controller(node, backoff_base=0.1, backoff_cap=10.0)
     key = f"{node}-sdc"
-    devices.create(block_device(key, node, ["Broken"]))  # not a valid status.state: 422
+    devices.create(block_device(key, node, ["Conflict"]))  # a stale write: 409, every time
 
     attempts = wait_until(
         lambda: (calls := [c for c in mirror.seen("reconcile") if c[1] == key])[4:] and calls,
@@ -91,7 +92,7 @@ def test_an_error_requeues_with_growing_delays_then_recovers(
     # Each retry waits at least its back-off: 0.1, 0.2, 0.4, 0.8 s (lower bounds only).
     for gap, backoff in zip(gaps, [0.1, 0.2, 0.4, 0.8], strict=True):
         assert gap >= backoff, (gaps, "retried sooner than its back-off")
-    assert controller.queue.backoff.failures(key) >= 5
+    wait_until(lambda: controller.queue.backoff.failures(key) >= 5, "five recorded failures")
     assert controller.metrics.errors.labels(controller.name)._value.get() >= 5
 
     events = k8s.CoreV1Api(api).list_namespaced_event(
@@ -99,6 +100,8 @@ def test_an_error_requeues_with_growing_delays_then_recovers(
     )
     warning = [e for e in events.items if e.reason == "ReconcileFailed"]
     assert warning and warning[0].type == "Warning" and warning[0].count >= 1
+    assert warning[0].message.startswith("409 Conflict: "), warning[0].message
+    assert "\n" not in warning[0].message and "HTTP response headers" not in warning[0].message
 
     devices.patch(key, {"spec": {"tags": ["Inactive"]}})  # fixed: the next attempt succeeds
     wait_until(lambda: ready_generation(devices.get(key)) == 2, "recovery after the fix")
@@ -146,3 +149,34 @@ def test_an_agent_never_receives_another_nodes_objects(
     assert set(controller.informer.keys()) == mine
     for i in range(3):
         assert ready_generation(devices.get(f"{other}-d{i}")) is None
+
+
+def test_a_write_the_api_server_rejects_ends_as_a_condition_not_endless_retries(
+    api: k8s.ApiClient, run_controller: Start, devices: ResourceClient, node: str
+) -> None:
+    controller, mirror = run_controller(node, backoff_base=0.1, backoff_cap=0.5)
+    key = f"{node}-sde"
+    devices.create(block_device(key, node, ["Broken"]))  # not a valid status.state: 422
+
+    accepted = wait_until(
+        lambda: find_condition(devices.get(key), "Accepted"), "the Accepted condition"
+    )
+    assert (accepted["status"], accepted["reason"]) == ("False", "Invalid")
+    assert accepted["message"].startswith("422 Unprocessable Entity: ")
+    assert 'Unsupported value: "Broken"' in accepted["message"]
+    assert accepted["observedGeneration"] == 1
+    attempts = len([c for c in mirror.seen("reconcile") if c[1] == key])
+    time.sleep(3)  # with a 0.5 s back-off cap, retrying would have made about 6 more attempts
+    assert len([c for c in mirror.seen("reconcile") if c[1] == key]) == attempts
+    assert controller.queue.backoff.failures(key) == 0
+    events = k8s.CoreV1Api(api).list_namespaced_event(
+        "default", field_selector=f"involvedObject.name={key}"
+    )
+    assert any(e.reason == "Rejected" and e.type == "Warning" for e in events.items)
+
+    devices.patch(key, {"spec": {"tags": ["Inactive"]}})  # fixed: the next attempt succeeds
+    wait_until(lambda: ready_generation(devices.get(key)) == 2, "the reconcile after the fix")
+    wait_until(
+        lambda: (find_condition(devices.get(key), "Accepted") or {}).get("status") == "True",
+        "Accepted=True after the fix",
+    )

@@ -27,10 +27,11 @@ from kubernetes.client.exceptions import ApiException
 
 from integration.agent.conftest import cluster  # noqa: F401 (the session's API server)
 from integration.agent.kubehelpers import install_crds, wait_until
-from stook_agent.agent import Agent, AgentSettings, DiskSettings
+from stook_agent.agent import Agent
 from stook_agent.disks.longhorn import LONGHORN_NODE, NAMESPACE
 from stook_agent.resources import BLOCK_DEVICE, NODE_LABEL
 from stook_agent.runtime.client import Object, ResourceClient
+from stook_agent.settings import AgentSettings, DiskSettings
 from support.apiserver import KubeCluster
 from support.tiers import require_commands, require_root
 
@@ -102,9 +103,9 @@ class DiskAgent:
 
     def rescan(self) -> None:
         """The stand-in for a udev event: wake a scan and wait until it has completed."""
-        before = self.agent.discovery.scans
-        self.agent.rescan.rescan("test")
-        assert self.agent.discovery.wait_for_scan(before, 60), "the disk scan never completed"
+        before = self.agent.disks.discovery.scans
+        self.agent.disks.rescan.rescan("test")
+        assert self.agent.disks.discovery.wait_for_scan(before, 60), "the disk scan never completed"
 
     def objects(self) -> list[Object]:
         items, _ = self.devices.list_objects(f"{NODE_LABEL}={self.node}")
@@ -170,7 +171,7 @@ def disk_agent(disk_api: k8s.ApiClient, loops: LoopRig, tmp_path: Path) -> Itera
     thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        wait_until(lambda: all(c.ready() for c in agent.controllers), "the agent's first list")
+        wait_until(lambda: agent.manager.ready(), "the agent's first list")
         yield DiskAgent(agent, node, host_root, ResourceClient(disk_api, BLOCK_DEVICE), longhorn)
     finally:
         stop.set()

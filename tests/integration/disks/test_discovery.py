@@ -98,5 +98,5 @@ def test_the_os_disk_is_not_a_blockdevice(disk_agent: DiskAgent, loops: LoopRig)
 
     paths = [o["status"]["deviceStatus"]["devPath"] for o in disk_agent.objects()]
     assert paths == [plain]
-    skipped = disk_agent.agent.discovery.scanner.skipped
+    skipped = disk_agent.agent.disks.discovery.scanner.skipped
     assert skipped[os_disk.removeprefix("/dev/")] == "the OS disk (Stook partition labels)"

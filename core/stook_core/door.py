@@ -9,6 +9,8 @@ too. Ctrl-C ends with 130 and one line.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import math
 import os
@@ -21,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 EXIT_BUG = 70
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # as a shell reports a process killed by SIGPIPE
 DEBUG_FLAG = "--debug"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -112,11 +115,18 @@ def guard(prog: str, body: Callable[[list[str]], int], argv: Sequence[str] | Non
     """Run ``body(args)``; an unexpected exception becomes a report and EXIT_BUG."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = DEBUG_FLAG in args or os.environ.get("STOOK_DEBUG") == "1"
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 still prints
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         return body(args)
     except KeyboardInterrupt:
         sys.stderr.write(f"{prog}: interrupted\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `stook-installer schema | head`: the reader left, nothing to say
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except SystemExit:
         raise
     except Exception as error:  # the one place that catches everything, see the module doc

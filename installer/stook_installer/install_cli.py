@@ -120,6 +120,9 @@ def _is_automatic(document: dict[str, Any]) -> bool:
 def _machine(args: argparse.Namespace) -> Machine:
     if not args.machine:
         return probe()
+    if args.machine.exists() and not args.machine.is_file():
+        problem = Problem.of("(file)", "is not a regular file (a JSON machine profile)")
+        raise ConfigError([problem], f"machine profile {args.machine}")
     try:
         return load_profile(args.machine)
     except OSError as error:

@@ -3,6 +3,9 @@ exit code: bad input never shows a traceback, and neither does a bug (it names i
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -241,3 +244,36 @@ def test_bad_agent_settings_are_usage_errors(
         agent_cli.main(["--node-name", "n1", f"{flag}={value}"])
     assert exited.value.code == 2
     assert expected in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    """`stook-installer validate ... | head`: a closed pipe ends the command quietly (141)."""
+    files = [str(EXAMPLES / "create.yaml")] * 1500  # more output than a pipe buffers
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stook_installer.cli", "validate", *files],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.read(10)
+    process.stdout.close()
+    assert process.wait(timeout=120) == 141
+    assert process.stderr.read() == b""
+
+
+def test_a_file_name_that_is_not_utf8_still_prints(tmp_path: Path) -> None:
+    name = tmp_path / os.fsdecode(b"bad-\xff.yaml")
+    name.write_bytes((EXAMPLES / "create.yaml").read_bytes())
+    result = subprocess.run(
+        [sys.executable, "-m", "stook_installer.cli", "validate", name],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stderr == b""
+    assert result.stdout.endswith(b"bad-\\udcff.yaml: valid\n")
+
+
+def test_a_machine_profile_that_is_a_device_is_refused_unread(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["--config", str(EXAMPLES / "create.yaml"), "--automatic", "--dry-run"]
+    assert cli.main([*argv, "--machine", "/dev/zero"]) == 2
+    assert "is not a regular file" in capsys.readouterr().err

@@ -61,6 +61,15 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=""))
 
 
+_USERINFO = re.compile(r"(\w+://)[^/@\s]*@")
+_QUERY = re.compile(r"\?[^\s'\"]*")
+
+
+def scrub(text: str) -> str:
+    """*text* (an error message) with any URL's user:password and query redacted."""
+    return _QUERY.sub(f"?{REDACTED}", _USERINFO.sub(rf"\1{REDACTED}@", text))
+
+
 @dataclass(frozen=True)
 class Location:
     """Where the config is and how to trust it: the URL, an optional SHA-256 pin and CA file."""
@@ -301,6 +310,7 @@ class Fetcher:
                 body = _run_once(location, context, self.timeout)
             except Exception as error:  # every failure becomes a problem
                 last_error, healable = _describe(error)
+                last_error = scrub(last_error)  # a proxy or redirect URL may be quoted
                 self.tried.append(last_error)
                 log.warning(
                     "config_url %s: attempt %d/%d failed: %s",

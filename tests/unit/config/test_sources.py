@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from stook_core.config import load_document
+from stook_core.config.fetch import scrub
 from stook_core.config.sources import Location, Sources, deep_merge, parse_cmdline
 from stook_core.crypt import verify
 from stook_core.kernel_cmdline import split
@@ -251,3 +252,10 @@ def test_no_repr_shows_a_secret_of_the_sources() -> None:
     for text in shown:
         assert TOKEN not in text and "hunter2" not in text
         assert "pa55w0rd" not in text and "t0ken" not in text
+
+
+def test_error_texts_are_scrubbed_of_credentials_and_queries() -> None:
+    text = "ValueError: proxy http://u:pw@proxy:3128/ refused https://h/c?token=t0k"
+    assert scrub(text) == (
+        "ValueError: proxy http://<redacted>@proxy:3128/ refused https://h/c?<redacted>"
+    )

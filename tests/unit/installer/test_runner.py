@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from stook_installer.engine.actions import Run
-from stook_installer.engine.consent import Consent, ErasedDisk
+from stook_installer.engine.consent import Consent, ErasedDisk, plan_digest
 from stook_installer.engine.events import Event
-from stook_installer.engine.plan import Plan, WipeDisk, build_plan
+from stook_installer.engine.plan import Plan, WipeDisk, WriteState, build_plan
 from stook_installer.engine.runner import ConsentRefused, PlanRefused, execute
 from support.install_engine import make_config, profile
 
@@ -77,6 +77,16 @@ def _plan() -> Plan:
     return build_plan(make_config("create"), profile("os-and-data"), IMAGE)
 
 
+def _state(plan: Plan) -> WriteState:
+    return next(step for step in plan.steps if isinstance(step, WriteState))
+
+
+def _with_state(plan: Plan, state: WriteState) -> Plan:
+    """*plan* with its write-state step replaced by *state*."""
+    steps = tuple(state if isinstance(step, WriteState) else step for step in plan.steps)
+    return dataclasses.replace(plan, steps=steps)
+
+
 def _refused(plan: Plan, consent: Consent | None, match: str, *, dry_run: bool = False) -> None:
     events: list[Event] = []
     with pytest.raises(ConsentRefused, match=match) as caught:
@@ -105,10 +115,8 @@ def test_a_changed_plan_is_refused_and_nothing_runs(no_commands: list[Any]) -> N
     extra = WipeDisk(plan.erased_disks[0])
     _refused(dataclasses.replace(plan, steps=(*plan.steps, extra)), consent, digest)
     # Other node files (another hostname) in the state step.
-    *head, state = plan.steps
     other = build_plan(make_config("create", hostname="other"), profile("os-and-data"), IMAGE)
-    assert other.steps[-1].name == state.name
-    _refused(dataclasses.replace(plan, steps=(*head, other.steps[-1])), consent, digest)
+    _refused(_with_state(plan, _state(other)), consent, digest)
     # The same config planned again (new filesystem UUIDs) is not the plan that was shown.
     _refused(_plan(), consent, digest, dry_run=True)
     assert no_commands == []
@@ -120,3 +128,16 @@ def test_no_consent_is_refused_except_for_a_dry_run(no_commands: list[Any]) -> N
     events: list[Event] = []
     execute(plan, None, events.append, dry_run=True)
     assert events and no_commands == []
+
+
+def test_the_digest_of_one_plan_is_stable_and_covers_file_contents() -> None:
+    """Consent.to(plan) and execute digest the plan at different times: the same object must
+    give the same digest, and a file's content (not only its header) must change it."""
+    plan = _plan()
+    assert plan_digest(plan) == plan_digest(plan) == Consent.to(plan).plan_digest
+    state = _state(plan)
+    first, *rest = state.files
+    same_size = dataclasses.replace(first, content=first.content.swapcase())
+    assert len(same_size.data) == len(first.data) and same_size.content != first.content
+    changed = dataclasses.replace(state, files=(same_size, *rest))
+    assert plan_digest(_with_state(plan, changed)) != plan_digest(plan)

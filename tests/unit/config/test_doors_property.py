@@ -1,7 +1,7 @@
 """Property: generated kernel command lines and config documents, fed through the doors
-(``Sources(...).load()``, ``stook-installer validate`` and the unattended ``--dry-run`` CLI, in
-process), never raise, never print a traceback or an internal error, never show a secret, and
-every refusal names a field path or the input it came from."""
+(``Sources(...).load()``, ``stook-installer validate``, the unattended ``--dry-run`` CLI and
+``stook-os status``, in process), never raise, never print a traceback or an internal error,
+never show a secret, and every refusal names a field path or the input it came from."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from stook_core.config.fetch import Location
 from stook_core.config.sources import Sources
 from stook_core.problems import ConfigError, Problem
 from stook_installer import cli
+from support.fake_node import FAKE_CMDLINE_A, FakeNode, booted_a
 from support.install_engine import PROFILES, document
 
 MACHINE = str(PROFILES / "os-and-data.json")
@@ -197,3 +198,16 @@ def test_the_cli_doors_report_and_exit(cmdline: bytes, body: bytes) -> None:
         code, output = run_cli(*argv, "--automatic", "--dry-run")
         assert code in (0, 2), output
         check_text(output)
+
+
+@SETTINGS
+@given(cmdline=cmdlines)
+def test_stook_os_reads_any_kernel_command_line(cmdline: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        node = FakeNode(Path(folder), booted_a(), FAKE_CMDLINE_A, "1.0")
+        node.cmdline.write_bytes(FAKE_CMDLINE_A.encode() + b" " + cmdline)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = node.run("status")
+        assert code in (0, 3), err.getvalue()
+        check_text(out.getvalue() + err.getvalue())

@@ -33,7 +33,7 @@ class ApiError(ApiException):
             document = {}
         if isinstance(document, dict):
             self.api_reason = str(document.get("reason") or "")
-            self.message = str(document.get("message") or "")
+            self.message = " ".join(str(document.get("message") or "").split())
         if not self.message:
             self.message = " ".join(text.split())[:MAX_MESSAGE]
 

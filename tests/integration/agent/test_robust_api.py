@@ -1,8 +1,12 @@
-"""Robust API use against a real kube-apiserver: frozen connections, watches that end at once."""
+"""Robust API use against a real kube-apiserver: frozen connections, watches that end at once,
+stuck reconciles."""
 
 from __future__ import annotations
 
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,8 +22,10 @@ from integration.agent.kubehelpers import (
     ready_generation,
     wait_until,
 )
-from stook_agent.runtime.client import ResourceClient
-from stook_agent.runtime.controller import Controller
+from stook_agent.resources import NODE_LABEL
+from stook_agent.runtime.client import Object, ResourceClient
+from stook_agent.runtime.controller import Controller, ControllerOptions, Reconciler, Result
+from stook_agent.runtime.manager import Manager, ManagerSettings
 from support.apiserver import KubeCluster, write_kubeconfig
 from support.tiers import require_tier
 
@@ -90,3 +96,53 @@ def test_a_watch_that_ends_at_once_is_reopened_at_a_bounded_rate(
     # informer reopens as fast as the proxy answers: hundreds.
     assert 2 <= opened <= 15, f"{opened} watches opened in 6 s"
     assert controller.metrics.watch_errors.labels(controller.name)._value.get() >= opened - 1
+
+
+class BlockingReconcilerTestDouble(Reconciler):
+    """A reconcile that hangs until released (what a hung call without a timeout would do)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def reconcile(self, obj: Object) -> Result:
+        self.release.wait(60)
+        return Result()
+
+
+def test_a_reconcile_stuck_past_its_bound_fails_healthz(
+    api: k8s.ApiClient, devices: ResourceClient, node: str
+) -> None:
+    manager = Manager(api, ManagerSettings(metrics_port=0, drain_timeout=2.0))
+    blocking = BlockingReconcilerTestDouble()
+    manager.add(
+        Controller(
+            "stuck",
+            devices,
+            blocking,
+            manager.metrics,
+            options=ControllerOptions(label_selector=f"{NODE_LABEL}={node}", stuck_after=1.0),
+        )
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=manager.run, args=(stop,), daemon=True)
+    runner.start()
+    url = f"http://127.0.0.1:{manager.health.port}/healthz"
+    try:
+        wait_until(manager.ready, "the manager to be ready")
+        assert _status(url) == 200
+        devices.create(block_device(f"{node}-sdh", node))
+        wait_until(lambda: _status(url) == 503, "/healthz to fail on the stuck reconcile")
+        blocking.release.set()
+        wait_until(lambda: _status(url) == 200, "/healthz to pass once the reconcile ended")
+    finally:
+        blocking.release.set()
+        stop.set()
+        runner.join(timeout=30)
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return int(reply.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)

@@ -25,7 +25,11 @@ from kubernetes import client as k8s
 from kubernetes import config
 from kubernetes.client.exceptions import ApiException
 
-from integration.agent.conftest import cluster  # noqa: F401 (the session's API server)
+from integration.agent.conftest import (  # noqa: F401 (fixtures: the session's API server, ...)
+    api_via_proxy,
+    cluster,
+    proxy,
+)
 from integration.agent.kubehelpers import install_crds, wait_until
 from stook_agent.agent import Agent
 from stook_agent.disks.longhorn import LONGHORN_NODE, NAMESPACE
@@ -142,6 +146,26 @@ def loops(tmp_path: Path) -> Iterator[LoopRig]:
 
 @pytest.fixture
 def disk_agent(disk_api: k8s.ApiClient, loops: LoopRig, tmp_path: Path) -> Iterator[DiskAgent]:
+    with running_disk_agent(disk_api, disk_api, loops, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def disk_agent_via_proxy(
+    disk_api: k8s.ApiClient,
+    api_via_proxy: k8s.ApiClient,  # noqa: F811 (the fixture imported above)
+    loops: LoopRig,
+    tmp_path: Path,
+) -> Iterator[DiskAgent]:
+    """The agent reaching the API server through the test's TCP relay (``proxy``)."""
+    with running_disk_agent(disk_api, api_via_proxy, loops, tmp_path) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_disk_agent(
+    disk_api: k8s.ApiClient, agent_api: k8s.ApiClient, loops: LoopRig, tmp_path: Path
+) -> Iterator[DiskAgent]:
     node = f"disk-{uuid.uuid4().hex[:8]}"
     host_root = tmp_path / "host"
     host_root.mkdir()
@@ -166,7 +190,7 @@ def disk_agent(disk_api: k8s.ApiClient, loops: LoopRig, tmp_path: Path) -> Itera
         "metadata": {"name": node, "namespace": NAMESPACE},
         "spec": {"name": node, "allowScheduling": True, "disks": {}},
     })  # fmt: skip
-    agent = Agent(disk_api, settings)
+    agent = Agent(agent_api, settings)
     stop = threading.Event()
     thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
     thread.start()

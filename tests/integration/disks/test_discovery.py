@@ -6,7 +6,7 @@ import json
 import subprocess
 from typing import Any
 
-from integration.agent.kubehelpers import wait_until
+from integration.agent.kubehelpers import TcpProxy, wait_until
 from integration.disks.conftest import DiskAgent, LoopRig
 from stook_agent.resources import NODE_LABEL
 
@@ -100,3 +100,18 @@ def test_the_os_disk_is_not_a_blockdevice(disk_agent: DiskAgent, loops: LoopRig)
     assert paths == [plain]
     skipped = disk_agent.agent.disks.discovery.scanner.skipped
     assert skipped[os_disk.removeprefix("/dev/")] == "the OS disk (Stook partition labels)"
+
+
+def test_a_disk_seen_while_the_api_server_is_away_appears_soon_after_it_returns(
+    disk_agent_via_proxy: DiskAgent, loops: LoopRig, proxy: TcpProxy
+) -> None:
+    agent = disk_agent_via_proxy
+    image = loops.image("outage")
+    proxy.cut()  # the API server is unreachable from the agent
+    device = loops.attach(image)
+    scan_loop = agent.agent.disks.scan_loop
+    agent.agent.disks.rescan.rescan("test")  # what udev's event would do
+    wait_until(lambda: scan_loop.failures >= 1, "the scan to fail while the API server is away")
+    proxy.restore()
+    # Not at the next periodic rescan (600 s here): within a few seconds of the API's return.
+    wait_until(lambda: agent.by_path(device), f"an Active BlockDevice for {device}", timeout=20)

@@ -31,7 +31,7 @@ NodePhase = Literal[
     "Idle", "Downloading", "Writing", "Rebooting", "Verifying", "Succeeded", "Failed"
 ]
 SlotName = Literal["A", "B", "unknown"]
-Health = Literal["ok", "failed", "unknown"]
+Health = Literal["passed", "failed", "unknown"]
 
 
 class NodeUpgradeSpec(ApiModel):
@@ -40,8 +40,9 @@ class NodeUpgradeSpec(ApiModel):
     """The node (also the object's name and its stook.io/node label)."""
     upgrade: str | None = Field(None, max_length=253)
     """The Upgrade this request came from."""
-    upgrade_uid: str | None = Field(None, alias="upgradeUID", max_length=64)
-    """That Upgrade's uid: a new Upgrade of the same name is a new request."""
+    request: str | None = Field(None, max_length=128)
+    """``<Upgrade uid>/<attempt>``: a new Upgrade of the same name, or a retry, is a new
+    request."""
     image: OSImage | None = None
     """The image to install (from the Upgrade's OSVersion)."""
 
@@ -58,6 +59,9 @@ class BootReport(ApiModel):
     fell_back: bool = False
     """GRUB passed over the slot meant to boot (its attempts were spent)."""
     health: Health = "unknown"
+    """The boot checks of this boot: passed (and marked good), failed, or not finished."""
+    failed_check: str | None = Field(None, max_length=253)
+    """The required check that failed this boot (e.g. stook-health-network.service)."""
     message: str = Field("", max_length=1024)
 
 
@@ -77,8 +81,8 @@ class NodeUpgradeStatus(ApiModel):
     """Free bytes where the agent keeps downloads."""
     times: dict[str, Timestamp] = Field(default_factory=dict)
     """When each phase began, by phase."""
-    observed_upgrade_uid: str | None = Field(None, alias="observedUpgradeUID", max_length=64)
-    """The Upgrade whose request this status is about."""
+    request: str | None = Field(None, max_length=128)
+    """The request (spec.request) this status is about."""
     conditions: list[Condition] = conditions_field()
 
 

@@ -21,6 +21,7 @@ from stook_agent.api.meta import (
     Timestamp,
     conditions_field,
 )
+from stook_agent.api.osversion import OSImage
 
 NodeName = Annotated[str, Field(min_length=1, max_length=253)]
 Phase = Literal["Pending", "Invalid", "Running", "Paused", "Succeeded", "Failed", "Aborted"]
@@ -69,11 +70,15 @@ class UpgradeSpec(ApiModel):
     """Stop: no further node is touched, every node this upgrade cordoned is uncordoned."""
     uncordon_on_failure: bool = False
     """Uncordon a failed node (default: it stays cordoned for inspection)."""
+    retry: int = Field(0, ge=0)
+    """Raise it to retry the failed node(s) of a Failed upgrade."""
 
 
 class NodeProgress(ApiModel):
     name: NodeName
     step: NodeStep = "Pending"
+    attempt: int = Field(1, ge=1)
+    """Raised by every retry of this node (spec.retry), so its agent sees a new request."""
     control_plane: bool = False
     from_version: str | None = Field(None, max_length=128)
     cordoned: bool = False
@@ -96,7 +101,10 @@ class HistoryEntry(ApiModel):
 class UpgradeStatus(ApiModel):
     phase: Phase = "Pending"
     message: str = Field("", max_length=4096)
-    target_version: str | None = Field(None, max_length=128)
+    image: OSImage | None = None
+    """The OSVersion's image as validated: what every node of this upgrade installs."""
+    retried: int = Field(0, ge=0)
+    """The spec.retry last acted on."""
     current: str | None = Field(None, max_length=1024)
     """The node(s) being upgraded now."""
     progress: str | None = Field(None, max_length=32)

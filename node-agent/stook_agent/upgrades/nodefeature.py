@@ -1,0 +1,126 @@
+"""The node side's wiring: a controller of this node's NodeUpgrade, woken by every change of an
+Upgrade (an informer of Upgrades, read-only for nodes), and the worker it owns."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubernetes import client as k8s
+
+from stook_agent.resources import node_selector
+from stook_agent.runtime.client import Object, ResourceClient
+from stook_agent.runtime.controller import Controller, ControllerOptions
+from stook_agent.runtime.events import EventRecorder
+from stook_agent.runtime.informer import Informer
+from stook_agent.runtime.metrics import Metrics
+from stook_agent.upgrades.download import Downloader
+from stook_agent.upgrades.node import NodeSide, NodeUpgradeReconciler
+from stook_agent.upgrades.osactions import OsActions
+from stook_agent.upgrades.resources import NODE_UPGRADE, UPGRADE
+
+DOWNLOADS = Path("/var/lib/stook/upgrades")  # on the state partition
+
+
+@dataclass(frozen=True)
+class NodeUpgradeSettings:
+    node: str
+    downloads: Path = DOWNLOADS
+    actions: OsActions = field(default_factory=OsActions)
+    resync_period: float = 300.0
+
+
+class UpgradeRequests:
+    """An informer of every Upgrade; any change wakes this node's NodeUpgrade key."""
+
+    name = "upgrade-requests"
+    needs_leader = False
+
+    def __init__(self, informer_client: ResourceClient, metrics: Metrics) -> None:
+        self._wake: list[Controller] = []
+        self.informer = Informer(self.name, informer_client, self._changed, metrics)
+        self._thread: threading.Thread | None = None
+
+    def wakes(self, controller: Controller, key: str) -> None:
+        self._wake.append(controller)
+        self._key = key
+
+    def _changed(self, _key: str, _old: Object | None, _new: Object | None) -> None:
+        for controller in self._wake:
+            controller.queue.add(self._key)
+
+    def objects(self) -> list[Object]:
+        cached = self.informer.keys()
+        return [obj for key in cached if (obj := self.informer.get(key)) is not None]
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.informer.run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, drain_timeout: float = 10.0) -> None:
+        self.informer.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=drain_timeout)
+
+    def healthy(self) -> bool:
+        return self._thread is None or self._thread.is_alive()
+
+    def ready(self) -> bool:
+        return self.informer.synced.is_set()
+
+
+class NodeUpgrades:
+    """The node side as one unit: start, stop (the worker too), health."""
+
+    name = "nodeupgrade"
+    needs_leader = False
+
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        settings: NodeUpgradeSettings,
+        metrics: Metrics,
+        recorder: EventRecorder | None,
+        side: NodeSide | None = None,
+    ) -> None:
+        client = ResourceClient(api, NODE_UPGRADE)
+        self.requests = UpgradeRequests(ResourceClient(api, UPGRADE), metrics)
+        self.reconciler = NodeUpgradeReconciler(
+            client,
+            settings.node,
+            self.requests.objects,
+            side or NodeSide(Downloader(settings.downloads), settings.actions),
+            recorder,
+            synced=self.requests.informer.synced.is_set,
+        )
+        self.controller = Controller(
+            "nodeupgrade",
+            client,
+            self.reconciler,
+            metrics,
+            recorder,
+            ControllerOptions(
+                label_selector=node_selector(settings.node),
+                workers=1,
+                resync_period=settings.resync_period,
+                seed_keys=(settings.node,),
+            ),
+        )
+        self.requests.wakes(self.controller, settings.node)
+        self.reconciler.wake = lambda: self.controller.queue.add(settings.node)
+
+    def start(self) -> None:
+        self.requests.start()
+        self.controller.start()
+
+    def stop(self, drain_timeout: float = 10.0) -> None:
+        self.controller.stop(drain_timeout)
+        self.reconciler.stop_worker()
+        self.requests.stop(drain_timeout)
+
+    def healthy(self) -> bool:
+        return self.controller.healthy() and self.requests.healthy()
+
+    def ready(self) -> bool:
+        return self.controller.ready() and self.requests.ready()

@@ -1,0 +1,123 @@
+"""The node side's image download against a real HTTP server on 127.0.0.1: a download killed
+mid-way (SIGKILL of the process doing it) resumes with a Range request from where the file
+ends; a wrong checksum, an oversized or truncated body, a server that ignores ranges."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from stook_agent.api.osversion import OSImage
+from stook_agent.upgrades.download import Downloader, DownloadError
+from support.imageserver import ImageServer, serve_image
+
+MiB = 1 << 20
+DATA = os.urandom(3 * MiB + 12345)
+WAIT = 60.0  # a bound for "eventually", never a performance claim
+
+
+def image_for(server: ImageServer, data: bytes = DATA, **fields: object) -> OSImage:
+    values: dict[str, object] = {
+        "version": "2.0",
+        "image_url": server.url,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+    }
+    return OSImage.model_validate(values | fields)
+
+
+def fetch(folder: Path, image: OSImage) -> tuple[Path, list[int]]:
+    seen: list[int] = []
+    stop = threading.Event()
+    path = Downloader(folder).fetch(image, lambda done, _total: seen.append(done), stop)
+    return path, seen
+
+
+CHILD = """
+import sys, threading
+from pathlib import Path
+from stook_agent.api.osversion import OSImage
+from stook_agent.upgrades.download import Downloader
+image = OSImage.model_validate_json(sys.argv[2])
+Downloader(Path(sys.argv[1])).fetch(image, lambda done, total: None, threading.Event())
+"""
+
+
+def test_a_download_killed_midway_resumes_with_a_range_request(tmp_path: Path) -> None:
+    with serve_image(ImageServer(DATA, hold_after=MiB)) as server:
+        image = image_for(server)
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(tmp_path), image.model_dump_json()],
+            env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        part = tmp_path / f"{image.sha256}.part"
+        deadline = time.monotonic() + WAIT
+        while not (part.is_file() and part.stat().st_size >= MiB):
+            assert child.poll() is None, "the downloading process ended early"
+            assert time.monotonic() < deadline, "the first MiB never arrived"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        kept = part.stat().st_size
+        assert MiB <= kept < len(DATA)
+        server.hold_after = None
+        server.release.set()
+
+        path, progress = fetch(tmp_path, image)
+
+    assert server.requests[-1]["Range"] == f"bytes={kept}-"
+    assert server.sent[-1] == len(DATA) - kept  # only the rest went over the wire again
+    assert path == tmp_path / f"{image.sha256}.img" and path.read_bytes() == DATA
+    assert not part.exists()
+    assert progress[0] > kept and progress[-1] == len(DATA)
+    # Complete and verified: a second fetch sends no request at all.
+    requests = len(server.requests)
+    assert fetch(tmp_path, image)[0] == path and len(server.requests) == requests
+
+
+def test_a_wrong_checksum_is_refused_and_nothing_is_kept(tmp_path: Path) -> None:
+    with serve_image(ImageServer(DATA)) as server:
+        image = image_for(server, sha256="0" * 64)
+        with pytest.raises(DownloadError) as error:
+            fetch(tmp_path, image)
+    assert error.value.final
+    assert f"not the {'0' * 64} of the OSVersion" in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_body_larger_than_the_declared_size_is_refused(tmp_path: Path) -> None:
+    with serve_image(ImageServer(DATA)) as server:
+        image = image_for(server, size=MiB)
+        with pytest.raises(DownloadError) as error:
+            fetch(tmp_path, image)
+    assert error.value.final and f"more than the {MiB} of the OSVersion" in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_server_ignoring_ranges_starts_over_and_the_result_is_right(tmp_path: Path) -> None:
+    with serve_image(ImageServer(DATA, honour_ranges=False)) as server:
+        image = image_for(server)
+        (tmp_path / f"{image.sha256}.part").write_bytes(b"\0" * MiB)  # a stale, wrong part
+        path, _ = fetch(tmp_path, image)
+    assert server.requests[-1]["Range"] == f"bytes={MiB}-" and server.sent[-1] == len(DATA)
+    assert path.read_bytes() == DATA
+
+
+def test_other_downloads_are_pruned_and_missing_images_say_so(tmp_path: Path) -> None:
+    stale = tmp_path / f"{'1' * 64}.img"
+    stale.write_bytes(b"old image")
+    with serve_image(ImageServer(DATA)) as server:
+        missing = f"http://127.0.0.1:{server.port}/missing.img?token=s3cret"
+        with pytest.raises(DownloadError) as error:
+            fetch(tmp_path, image_for(server, image_url=missing))
+    assert "HTTP 404" in str(error.value) and error.value.final
+    assert "s3cret" not in str(error.value)
+    assert not stale.exists()

@@ -64,8 +64,11 @@ class Downloader:
         return self.folder / f"{image.sha256}.part"
 
     def free_bytes(self) -> int:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fs = os.statvfs(self.folder)
+        """Free bytes for downloads (of the folder's filesystem, before it exists)."""
+        folder = self.folder
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        fs = os.statvfs(folder)
         return fs.f_bavail * fs.f_frsize
 
     def prune(self, keep: OSImage | None) -> None:
@@ -89,6 +92,7 @@ class Downloader:
             part.unlink()
             have = 0
         needed = image.size - have
+        self.folder.mkdir(parents=True, exist_ok=True)
         free = self.free_bytes()
         if free < needed:
             raise DownloadError(

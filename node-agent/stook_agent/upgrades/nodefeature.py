@@ -7,8 +7,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubernetes import client as k8s
-
 from stook_agent.resources import node_selector
 from stook_agent.runtime.client import Object, ResourceClient
 from stook_agent.runtime.controller import Controller, ControllerOptions
@@ -18,7 +16,6 @@ from stook_agent.runtime.metrics import Metrics
 from stook_agent.upgrades.download import Downloader
 from stook_agent.upgrades.node import NodeSide, NodeUpgradeReconciler
 from stook_agent.upgrades.osactions import OsActions
-from stook_agent.upgrades.resources import NODE_UPGRADE, UPGRADE
 
 DOWNLOADS = Path("/var/lib/stook/upgrades")  # on the state partition
 
@@ -29,6 +26,7 @@ class NodeUpgradeSettings:
     downloads: Path = DOWNLOADS
     actions: OsActions = field(default_factory=OsActions)
     resync_period: float = 300.0
+    stuck_after: float = 300.0
 
 
 class UpgradeRequests:
@@ -78,14 +76,15 @@ class NodeUpgrades:
 
     def __init__(
         self,
-        api: k8s.ApiClient,
+        client: ResourceClient,
+        upgrades: ResourceClient,
         settings: NodeUpgradeSettings,
         metrics: Metrics,
         recorder: EventRecorder | None,
         side: NodeSide | None = None,
     ) -> None:
-        client = ResourceClient(api, NODE_UPGRADE)
-        self.requests = UpgradeRequests(ResourceClient(api, UPGRADE), metrics)
+        """*client* addresses NodeUpgrades, *upgrades* Upgrades (both as this node)."""
+        self.requests = UpgradeRequests(upgrades, metrics)
         self.reconciler = NodeUpgradeReconciler(
             client,
             settings.node,
@@ -105,6 +104,7 @@ class NodeUpgrades:
                 workers=1,
                 resync_period=settings.resync_period,
                 seed_keys=(settings.node,),
+                stuck_after=settings.stuck_after,
             ),
         )
         self.requests.wakes(self.controller, settings.node)

@@ -118,7 +118,8 @@ def rig(tmp_path: Path, api: k8s.ApiClient, node: str) -> Iterator[Rig]:
 
 def start_agent(rig: Rig) -> NodeUpgrades:
     feature = NodeUpgrades(
-        rig.api,
+        ResourceClient(rig.api, NODE_UPGRADE),
+        ResourceClient(rig.api, UPGRADE),
         NodeUpgradeSettings(rig.node),
         Metrics(),
         EventRecorder(rig.api, "stook-agent-test", rig.node),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,3 +196,15 @@ def test_the_failure_unit_hands_the_decision_to_stook_os(tmp_path: Path) -> None
     called = (tmp_path / "called").read_text().split()
     assert called == ["health-failed", "--check", "stook-health-network.service"]
     assert "python3" not in script.read_text()  # the policy lives in stook_core.boot.status
+
+
+def test_osimage_and_boot_do_not_import_each_other() -> None:
+    """stook_core.osimage (image files) needs os-release parsing only (stook_core.osrelease);
+    stook_core.boot uses osimage. A fresh interpreter shows which modules an import pulls in."""
+    probe = (
+        "import sys, stook_core.osimage; "
+        "print(sorted(m for m in sys.modules if m.startswith('stook_core.boot')))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

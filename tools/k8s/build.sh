@@ -5,9 +5,12 @@
 # Prints the bin directory on stdout; progress goes to stderr.
 #   tools/k8s/build.sh apiserver    kube-apiserver + etcd (test API server, reference.md section 8)
 #   tools/k8s/build.sh chart        helm + kubeconform (chart checks)
+#   tools/k8s/build.sh kubevirt     controller-gen, then <module>/generate.sh: KubeVirt's and CDI's
+#                                   CRDs under <module>-<key>/crds (their real schemas)
+# A module with a generate.sh runs it after the build (BIN_DIR OUT_DIR); it is part of the key.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-module="${1:?usage: tools/k8s/build.sh apiserver|chart}"
+module="${1:?usage: tools/k8s/build.sh apiserver|chart|kubevirt}"
 src="$HERE/$module"
 [[ -f $src/go.mod ]] || { echo "build.sh: no module $src/go.mod" >&2; exit 2; }
 command -v go >/dev/null || {
@@ -16,7 +19,9 @@ command -v go >/dev/null || {
 }
 log() { printf '\033[1m[k8s-tools]\033[0m %s\n' "$*" >&2; }
 
-key="$(cat "$src/go.mod" "$src/go.sum" <(go env GOVERSION GOOS GOARCH) | sha256sum | cut -c1-16)"
+generate=()
+[[ -f $src/generate.sh ]] && generate=("$src/generate.sh")
+key="$(cat "$src/go.mod" "$src/go.sum" "${generate[@]}" <(go env GOVERSION GOOS GOARCH) | sha256sum | cut -c1-16)"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/stook/k8s"
 out="$cache/$module-$key"
 if [[ -f $out/.complete ]]; then
@@ -32,7 +37,8 @@ if [[ -f $out/.complete ]]; then
 fi
 
 cd "$src"
-mapfile -t tools < <(sed -n '/^tool (/,/^)/p' go.mod | sed '1d;$d' | tr -d '\t ')
+# `tool (` ... `)` blocks, or a single `tool path` line (go mod tidy's form for one tool).
+mapfile -t tools < <(sed -n -e '/^tool (/,/^)/{/^tool (/d;/^)/d;p;}' -e 's/^tool \([^(].*\)$/\1/p' go.mod | tr -d '\t ')
 ((${#tools[@]})) || { echo "build.sh: $src/go.mod declares no tools" >&2; exit 2; }
 # Version stamps, as the upstream release builds set them (kube-apiserver's emulation version and
 # /version follow gitVersion; helm prints its version).
@@ -56,6 +62,10 @@ for tool in "${tools[@]}"; do
 done
 # go names the etcd server's binary after its module path (go.etcd.io/etcd/server/v3): "server".
 if [[ -x $tmp/bin/server ]]; then mv "$tmp/bin/server" "$tmp/bin/etcd"; fi
+if ((${#generate[@]})); then
+  log "generating with $module/generate.sh"
+  bash "${generate[0]}" "$tmp/bin" "$tmp"
+fi
 chmod 755 "$tmp"
 touch "$tmp/.complete"
 rm -rf "$out"

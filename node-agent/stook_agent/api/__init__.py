@@ -13,8 +13,16 @@ from stook_agent.api.nodestatus import NodeStatus
 from stook_agent.api.nodeupgrade import NodeUpgrade
 from stook_agent.api.osversion import OSVersion
 from stook_agent.api.upgrade import Upgrade
+from stook_agent.api.virtualserver import VirtualServer
 
-KINDS: tuple[type[StookObject], ...] = (BlockDevice, NodeStatus, OSVersion, Upgrade, NodeUpgrade)
+KINDS: tuple[type[StookObject], ...] = (
+    BlockDevice,
+    NodeStatus,
+    OSVersion,
+    Upgrade,
+    NodeUpgrade,
+    VirtualServer,
+)
 
 __all__ = [
     "GROUP",
@@ -27,4 +35,5 @@ __all__ = [
     "OSVersion",
     "StookObject",
     "Upgrade",
+    "VirtualServer",
 ]

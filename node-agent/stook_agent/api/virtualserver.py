@@ -53,6 +53,15 @@ def exactly_one(*fields: str) -> dict[str, Any]:
     return {"x-kubernetes-validations": [{"rule": rule, "message": message}]}
 
 
+def named_list(max_length: int) -> Any:
+    """The Field of a list of named items, merged by name (x-kubernetes-list-type map)."""
+    return Field(
+        default_factory=list,
+        max_length=max_length,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+
+
 def _one_of(model: ApiModel, fields: tuple[str, ...], where: str) -> None:
     given = [f for f in fields if getattr(model, f) is not None]
     if len(given) != 1:
@@ -197,16 +206,8 @@ def _names_unique(items: Sequence[Disk | Filesystem | VmNetwork], where: str) ->
 
 class Storage(ApiModel):
     root: RootDisk
-    additional_disks: list[Disk] = Field(
-        default_factory=list,
-        max_length=32,
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
-    )
-    filesystems: list[Filesystem] = Field(
-        default_factory=list,
-        max_length=16,
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
-    )
+    additional_disks: list[Disk] = named_list(32)
+    filesystems: list[Filesystem] = named_list(16)
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
@@ -261,11 +262,7 @@ class Network(ApiModel):
     """Stable MAC address of the pod-network interface."""
     dns_policy: DnsPolicy | None = None
     dns_config: DnsConfig | None = None
-    networks: list[VmNetwork] = Field(
-        default_factory=list,
-        max_length=8,
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
-    )
+    networks: list[VmNetwork] = named_list(8)
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

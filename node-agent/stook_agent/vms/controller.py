@@ -66,18 +66,16 @@ class Applier:
         )  # fmt: skip
 
     def service(self, body: Object) -> None:
-        meta = body["metadata"]
-        self.core.patch_namespaced_service(
-            meta["name"], meta["namespace"], body, field_manager=FIELD_MANAGER, force=True,
-            _content_type=APPLY, _request_timeout=TIMEOUT,
-        )  # fmt: skip
+        self._core(self.core.patch_namespaced_service, body)
 
     def claim(self, body: Object) -> None:
+        self._core(self.core.patch_namespaced_persistent_volume_claim, body)
+
+    @staticmethod
+    def _core(patch: Any, body: Object) -> None:
         meta = body["metadata"]
-        self.core.patch_namespaced_persistent_volume_claim(
-            meta["name"], meta["namespace"], body, field_manager=FIELD_MANAGER, force=True,
-            _content_type=APPLY, _request_timeout=TIMEOUT,
-        )  # fmt: skip
+        patch(meta["name"], meta["namespace"], body, field_manager=FIELD_MANAGER, force=True,
+              _content_type=APPLY, _request_timeout=TIMEOUT)  # fmt: skip
 
 
 def _read(call: Any, *args: str) -> Object | None:
@@ -252,20 +250,28 @@ class VirtualServerReconciler(Reconciler):
         except actions.RefusedError as refused:
             self._done(obj, key, action, False, str(refused))
             return Result()
+        if plan.requests and vm_obj is None:
+            self._done(obj, key, action, False, f"{action}: the VM {vm} does not exist yet")
+            return Result()
+        # Claim the request first (a conditional write): a stale cache fails here, before
+        # anything is done, and a restart is never carried out twice.
+        self._claim(obj, key, plan.run_strategy)
         if plan.requests:
-            if vm_obj is None:
-                self._done(obj, key, action, False, f"{action}: the VM {vm} does not exist yet")
+            try:
+                self.vms.patch_status(
+                    f"{namespace}/{vm}", {"stateChangeRequests": list(plan.requests)}
+                )
+            except Exception as error:
+                why = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
+                message = f"{action}: queueing it on the VM failed ({why})"
+                self._record(obj, key, action, False, message)
                 return Result()
-            self.vms.patch_status(f"{namespace}/{vm}", {"stateChangeRequests": list(plan.requests)})
-        self._done(obj, key, action, True, plan.message, plan.run_strategy)
+        self._record(obj, key, action, True, plan.message)
         return Result()
 
-    def _done(
-        self, obj: Object, key: str, action: str, accepted: bool, message: str,
-        run_strategy: str | None = None,
-    ) -> None:  # fmt: skip
-        """Take the request off the object (with any new run strategy, in one conditional
-        write) and record the outcome."""
+    def _claim(self, obj: Object, key: str, run_strategy: str | None = None) -> None:
+        """Take the request off the object, with any new run strategy, in one write that fails
+        if the object changed since it was read."""
         patch: Object = {
             "metadata": {
                 "annotations": {ACTION_ANNOTATION: None},
@@ -275,12 +281,19 @@ class VirtualServerReconciler(Reconciler):
         if run_strategy is not None:
             patch["spec"] = {"runStrategy": run_strategy}
         self.servers.patch(key, patch)
+
+    def _done(self, obj: Object, key: str, action: str, accepted: bool, message: str) -> None:
+        self._claim(obj, key)
+        self._record(obj, key, action, accepted, message)
+
+    def _record(self, obj: Object, key: str, action: str, accepted: bool, message: str) -> None:
+        """The outcome: status.lastAction and an event."""
         outcome = {"action": action[:64], "accepted": accepted, "message": message, "time": _now()}
         self.servers.patch_status(key, {"lastAction": outcome})
         if action in actions.ACTIONS:
-            reason = f"{action.capitalize()}{'Accepted' if accepted else 'RefusedError'}"
+            reason = f"{action.capitalize()}{'Accepted' if accepted else 'Refused'}"
         else:
-            reason = "ActionRefusedError"
+            reason = "ActionRefused"
         self._event(obj, "Normal" if accepted else "Warning", reason, message)
 
 

@@ -70,15 +70,17 @@ def namespace(vm_api: k8s.ApiClient) -> Iterator[str]:
 
 
 @pytest.fixture
-def run_vms(vm_api: k8s.ApiClient) -> Iterator[Callable[[], VirtualServerController]]:
-    """Start the VirtualServer controller (polling fast: tests wait on it)."""
+def run_vms(vm_api: k8s.ApiClient) -> Iterator[Callable[..., VirtualServerController]]:
+    """Start the VirtualServer controller (polling fast: tests wait on it), as the admin or
+    through *via* (another credential)."""
     started: list[VirtualServerController] = []
 
-    def start() -> VirtualServerController:
+    def start(via: k8s.ApiClient | None = None) -> VirtualServerController:
+        api = via or vm_api
         controller = VirtualServerController(
-            vm_api,
+            api,
             Metrics(),
-            EventRecorder(vm_api, "stook-vms-test", "cluster"),
+            EventRecorder(api, "stook-vms-test", "cluster"),
             ControllerOptions(backoff_base=0.2, workers=2),
             poll=0.5,
         )

@@ -242,7 +242,7 @@ def test_a_refused_action_names_the_reason_in_an_event(
     assert last == {**last, "action": "reboot", "accepted": False}
     assert "unknown action 'reboot'" in last["message"]
     events = kube.core.list_namespaced_event(kube.namespace).items
-    assert any(e.reason == "ActionRefusedError" and "reboot" in e.message for e in events)
+    assert any(e.reason == "ActionRefused" and "reboot" in e.message for e in events)
 
 
 def _write_status(client: ResourceClient, key: str, status: Object) -> None:

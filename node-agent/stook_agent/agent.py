@@ -12,7 +12,7 @@ import threading
 
 from kubernetes import client as k8s
 
-from stook_agent import __version__, nodestatus
+from stook_agent import __version__, nodestatus, vms
 from stook_agent.disks import setup as disks
 from stook_agent.runtime.leader import LeaseSettings
 from stook_agent.runtime.manager import Manager, ManagerSettings
@@ -50,6 +50,7 @@ class Agent:
         self.manager.metrics.info.labels(__version__, settings.node).set(1)
         self.disks = disks.setup(self.manager, settings)
         self.node_status = nodestatus.setup(self.manager, settings)
+        self.vms = vms.setup(self.manager, settings)  # a cluster controller
 
     def run(self, stop: threading.Event) -> int:
         """Run until *stop* is set (SIGTERM); 0, or 1 when the cluster side lost its Lease."""

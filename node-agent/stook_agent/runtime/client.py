@@ -24,6 +24,7 @@ Timeout = tuple[float, float]  # (connect, read) seconds
 DEFAULT_TIMEOUT: Timeout = (5.0, 30.0)
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"  # server-side apply (a JSON body is YAML too)
 
 
 def object_key(obj: Object) -> str:
@@ -95,6 +96,13 @@ class ResourceClient:
         """A JSON merge patch (dict) or a JSON patch (list) of the object."""
         content_type = JSON_PATCH if isinstance(patch, list) else MERGE_PATCH
         return self._json("PATCH", self._path(key), body=patch, content_type=content_type)
+
+    def apply(self, body: Object, field_manager: str) -> Object:
+        """Server-side apply *body* as *field_manager* (creating it if missing), taking over
+        the fields it sets from other managers (force)."""
+        query = {"fieldManager": field_manager, "force": "true"}
+        key = object_key(body)
+        return self._json("PATCH", self._path(key), query, body, content_type=APPLY_PATCH)
 
     def patch_status(self, key: str, status: Object, resource_version: str | None = None) -> Object:
         """Merge-patch ``status`` through the status subresource (spec changes are ignored);

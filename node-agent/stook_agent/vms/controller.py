@@ -9,13 +9,12 @@ serve as the caches status is read from. Everything it makes is owned by the Vir
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
-
-from kubernetes import client as k8s
 
 from stook_agent.api.blockdevice import BlockDevice
 from stook_agent.api.meta import InvalidObjectError
@@ -23,14 +22,18 @@ from stook_agent.api.virtualserver import ACTION_ANNOTATION, VirtualServer
 from stook_agent.resources import BLOCK_DEVICE
 from stook_agent.runtime.client import Object, ResourceClient, is_status, object_key
 from stook_agent.runtime.controller import Controller, ControllerOptions, Reconciler, Result
-from stook_agent.runtime.events import EventRecorder
+from stook_agent.runtime.events import EventRecorder, EventType
 from stook_agent.runtime.informer import Informer
+from stook_agent.runtime.kinds import PERSISTENT_VOLUME
 from stook_agent.runtime.metrics import Metrics
+from stook_agent.runtime.resource import Resource
 from stook_agent.vms import actions
 from stook_agent.vms.kubevirt import (
     DATA_VOLUME,
     FIELD_MANAGER,
+    PERSISTENT_VOLUME_CLAIM,
     SERVER_LABEL,
+    SERVICE,
     VIRTUAL_MACHINE,
     VIRTUAL_MACHINE_INSTANCE,
     VIRTUAL_SERVER,
@@ -41,78 +44,62 @@ from stook_agent.vms.render import PassthroughVolume, Rendered, RenderError, ren
 from stook_agent.vms.status import Observed, derive
 
 log = logging.getLogger(__name__)
-APPLY = "application/apply-patch+yaml"
-TIMEOUT = 30
 FINAL_PHASES = ("Succeeded", "Failed")
+KUBEVIRT_GRACE = 10.0  # s without KubeVirt's/CDI's lists before a VirtualServer says so
+WATCHED = (("vm", VIRTUAL_MACHINE), ("vmi", VIRTUAL_MACHINE_INSTANCE), ("dv", DATA_VOLUME))
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Applier:
-    """Server-side apply (as field manager stook-vms) of custom and core objects."""
+@dataclass(frozen=True)
+class Clients:
+    """One client per resource the controller touches (all through the cluster credential)."""
 
-    def __init__(self, api: k8s.ApiClient) -> None:
-        self.objects = k8s.CustomObjectsApi(api)
-        self.core = k8s.CoreV1Api(api)
+    servers: ResourceClient
+    vms: ResourceClient
+    vmis: ResourceClient
+    data_volumes: ResourceClient
+    services: ResourceClient
+    claims: ResourceClient
+    volumes: ResourceClient
+    devices: ResourceClient
 
-    def custom(self, resource: Any, body: Object) -> None:
-        meta = body["metadata"]
-        self.objects.patch_namespaced_custom_object(
-            resource.group, resource.version, meta["namespace"], resource.plural, meta["name"],
-            body, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY,
-            _request_timeout=TIMEOUT,
+    @classmethod
+    def using(cls, client: Callable[[Resource], ResourceClient]) -> Clients:
+        return cls(
+            client(VIRTUAL_SERVER), client(VIRTUAL_MACHINE), client(VIRTUAL_MACHINE_INSTANCE),
+            client(DATA_VOLUME), client(SERVICE), client(PERSISTENT_VOLUME_CLAIM),
+            client(PERSISTENT_VOLUME), client(BLOCK_DEVICE),
         )  # fmt: skip
 
-    def service(self, body: Object) -> None:
-        self._core(self.core.patch_namespaced_service, body)
 
-    def claim(self, body: Object) -> None:
-        self._core(self.core.patch_namespaced_persistent_volume_claim, body)
-
-    @staticmethod
-    def _core(patch: Any, body: Object) -> None:
-        meta = body["metadata"]
-        patch(meta["name"], meta["namespace"], body, field_manager=FIELD_MANAGER, force=True,
-              _content_type=APPLY, _request_timeout=TIMEOUT)  # fmt: skip
-
-
-def _read(call: Any, *args: str) -> Object | None:
-    """A core object as plain JSON (the wire form), or None when it is not there."""
+def _get(client: ResourceClient, key: str) -> Object | None:
     try:
-        reply = call(*args, _preload_content=False, _request_timeout=TIMEOUT)
+        return client.get(key)
     except Exception as error:
         if is_status(error, 404):
             return None
         raise
-    return cast(Object, json.loads(reply.data))
-
-
-def _owned_by(obj: Any, uid: str | None) -> bool:
-    return any(ref.uid == uid for ref in (obj.metadata.owner_references or []))
 
 
 class VirtualServerReconciler(Reconciler):
     def __init__(
         self,
-        api: k8s.ApiClient,
-        servers: ResourceClient,
+        clients: Clients,
         caches: dict[str, Informer],
         recorder: EventRecorder | None,
         poll: float = 30.0,
     ) -> None:
-        self.api = api
-        self.servers = servers
-        self.vms = ResourceClient(api, VIRTUAL_MACHINE)
-        self.devices = ResourceClient(api, BLOCK_DEVICE)
-        self.core = k8s.CoreV1Api(api)
-        self.apply = Applier(api)
+        self.clients = clients
+        self.servers = clients.servers
         self.caches = caches
         self.recorder = recorder
         self.poll = poll
+        self._waiting_since = 0.0
 
-    def _event(self, obj: Object, type_: Any, reason: str, message: str) -> None:
+    def _event(self, obj: Object, type_: EventType, reason: str, message: str) -> None:
         if self.recorder is not None:
             self.recorder.record(obj, type_, reason, message)
 
@@ -123,8 +110,9 @@ class VirtualServerReconciler(Reconciler):
 
     def reconcile(self, obj: Object) -> Result:
         key = object_key(obj)
-        if not all(cache.synced.is_set() for cache in self.caches.values()):
-            return Result(requeue_after=0.5)  # status and actions read these caches
+        unsynced = [kind for kind, cache in self.caches.items() if not cache.synced.is_set()]
+        if unsynced:  # status and actions read these caches
+            return self._wait_for_kubevirt(obj, key, unsynced)
         try:
             vs = VirtualServer.parse(obj)
         except InvalidObjectError as error:
@@ -142,8 +130,7 @@ class VirtualServerReconciler(Reconciler):
             self._fail(obj, key, str(error), vs)
             return Result(requeue_after=self.poll)
         self._apply(vs, rendered)
-        seen = self._observe(vs, namespace, vm, rendered)
-        status = derive(vs, seen)
+        status = derive(vs, self._observe(vs, namespace, vm, rendered))
         if vs.status.last_action is not None:
             status["lastAction"] = vs.status.last_action.to_dict()
         self.servers.patch_status(key, status)
@@ -154,24 +141,32 @@ class VirtualServerReconciler(Reconciler):
         )
         return Result() if settled else Result(requeue_after=self.poll)
 
+    def _wait_for_kubevirt(self, obj: Object, key: str, unsynced: list[str]) -> Result:
+        """Wait for the caches; after a while, say why on the object (KubeVirt or CDI missing)."""
+        now = time.monotonic()
+        self._waiting_since = self._waiting_since or now
+        if now - self._waiting_since > KUBEVIRT_GRACE:
+            kinds = ", ".join(resource.plural for kind, resource in WATCHED if kind in unsynced)
+            self._set_failure(obj, key, "KubeVirtUnavailable", f"cannot list {kinds}: are "
+                              "KubeVirt and CDI installed (their CRDs), and may stook-controller "
+                              "read them?")  # fmt: skip
+            return Result(requeue_after=KUBEVIRT_GRACE)
+        return Result(requeue_after=0.5)
+
+    def _set_failure(self, obj: Object, key: str, reason: str, message: str) -> None:
+        failure = {"type": "Failure", "status": "True", "reason": reason,
+                   "message": message[:32768], "lastTransitionTime": _now()}  # fmt: skip
+        current = [c for c in (obj.get("status") or {}).get("conditions") or []
+                   if c.get("type") != "Failure"]  # fmt: skip
+        self.servers.patch_status(key, {"conditions": [*current, failure]})
+
     def _fail(self, obj: Object, key: str, message: str, vs: VirtualServer | None = None) -> None:
         log.warning("VirtualServer %s: %s", key, message)
         self._event(obj, "Warning", "InvalidSpec", message)
         if vs is None:
-            status = {
-                "conditions": [
-                    {
-                        "type": "Failure",
-                        "status": "True",
-                        "reason": "InvalidSpec",
-                        "message": message[:32768],
-                        "lastTransitionTime": _now(),
-                    }
-                ]
-            }
-        else:  # fmt: skip
-            status = derive(vs, Observed(render_error=message))
-        self.servers.patch_status(key, status)
+            self._set_failure(obj, key, "InvalidSpec", message)
+        else:
+            self.servers.patch_status(key, derive(vs, Observed(render_error=message)))
 
     def _passthrough(self, vs: VirtualServer) -> dict[str, PassthroughVolume]:
         """The passthrough PersistentVolume of each blockDevice disk that has one."""
@@ -180,40 +175,34 @@ class VirtualServerReconciler(Reconciler):
             if disk.block_device is None:
                 continue
             name = disk.block_device.name
+            device = _get(self.clients.devices, name)
+            pv_spec = (_get(self.clients.volumes, name) or {}).get("spec") or {}
             try:
-                device = BlockDevice.parse(self.devices.get(name))
-            except Exception as error:
-                if is_status(error, 404) or isinstance(error, InvalidObjectError):
-                    continue
-                raise
-            pv = _read(self.core.read_persistent_volume, name)
-            pv_spec = (pv or {}).get("spec") or {}
-            published = pv_spec.get("volumeMode") == "Block"
-            if device.status.provisioned_as != "passthrough" or not published:
-                continue
-            found[disk.name] = PassthroughVolume(
-                name, pv_spec.get("storageClassName", ""), pv_spec["capacity"]["storage"]
-            )
+                provisioned = device is not None and (
+                    BlockDevice.parse(device).status.provisioned_as == "passthrough"
+                )
+            except InvalidObjectError:
+                provisioned = False
+            if provisioned and pv_spec.get("volumeMode") == "Block":
+                capacity = pv_spec["capacity"]["storage"]
+                storage_class = pv_spec.get("storageClassName", "")
+                found[disk.name] = PassthroughVolume(name, storage_class, capacity)
         return found
 
     def _apply(self, vs: VirtualServer, rendered: Rendered) -> None:
         for claim in rendered.claims:
-            self.apply.claim(claim)
+            self.clients.claims.apply(claim, FIELD_MANAGER)
         if rendered.data_volume is not None:
-            self.apply.custom(DATA_VOLUME, rendered.data_volume)
-        self.apply.custom(VIRTUAL_MACHINE, rendered.vm)
-        namespace, name = vs.metadata.namespace or "", vs.metadata.name
+            self.clients.data_volumes.apply(rendered.data_volume, FIELD_MANAGER)
+        self.clients.vms.apply(rendered.vm, FIELD_MANAGER)
         if rendered.service is not None:
-            self.apply.service(rendered.service)
+            self.clients.services.apply(rendered.service, FIELD_MANAGER)
             return
-        try:  # no ports (any more): the Service goes, if it is ours
-            existing = self.core.read_namespaced_service(name, namespace, _request_timeout=TIMEOUT)
-        except Exception as error:
-            if is_status(error, 404):
-                return
-            raise
-        if _owned_by(existing, vs.metadata.uid):
-            self.core.delete_namespaced_service(name, namespace, _request_timeout=TIMEOUT)
+        key = f"{vs.metadata.namespace}/{vs.metadata.name}"
+        existing = _get(self.clients.services, key)  # no ports (any more): ours goes
+        owners = ((existing or {}).get("metadata") or {}).get("ownerReferences") or []
+        if any(owner.get("uid") == vs.metadata.uid for owner in owners):
+            self.clients.services.delete(key)
 
     def _observe(self, vs: VirtualServer, namespace: str, vm: str, rendered: Rendered) -> Observed:
         root = vs.spec.storage.root
@@ -221,8 +210,8 @@ class VirtualServerReconciler(Reconciler):
         claim = root_claim(vm)
         data_volume = self._cached("dv", namespace, claim)
         root_pvc = None
-        if needs_import and data_volume is None:
-            root_pvc = _read(self.core.read_namespaced_persistent_volume_claim, claim, namespace)
+        if needs_import and data_volume is None:  # collected after the import, or not yet made
+            root_pvc = _get(self.clients.claims, f"{namespace}/{claim}")
         return Observed(
             vm=self._cached("vm", namespace, vm) or rendered.vm,
             vmi=self._cached("vmi", namespace, vm),
@@ -258,12 +247,11 @@ class VirtualServerReconciler(Reconciler):
         self._claim(obj, key, plan.run_strategy)
         if plan.requests:
             try:
-                self.vms.patch_status(
+                self.clients.vms.patch_status(
                     f"{namespace}/{vm}", {"stateChangeRequests": list(plan.requests)}
                 )
             except Exception as error:
-                why = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
-                message = f"{action}: queueing it on the VM failed ({why})"
+                message = f"{action}: queueing it on the VM failed ({error})"
                 self._record(obj, key, action, False, message)
                 return Result()
         self._record(obj, key, action, True, plan.message)
@@ -298,54 +286,63 @@ class VirtualServerReconciler(Reconciler):
 
 
 class VirtualServerController:
-    """The controller and its secondary informers, started and stopped together."""
+    """A cluster controller (a Runnable that needs the lease): the VirtualServer controller
+    and its informers on VMs, VMIs and DataVolumes, started and stopped together."""
+
+    name = "virtualservers"
+    needs_leader = True
 
     def __init__(
         self,
-        api: k8s.ApiClient,
+        clients: Clients,
         metrics: Metrics,
         recorder: EventRecorder | None = None,
         options: ControllerOptions | None = None,
         poll: float = 30.0,
     ) -> None:
-        servers = ResourceClient(api, VIRTUAL_SERVER)
         self.caches: dict[str, Informer] = {}
-        self.reconciler = VirtualServerReconciler(api, servers, self.caches, recorder, poll)
+        self.reconciler = VirtualServerReconciler(clients, self.caches, recorder, poll)
         self.controller = Controller(
-            "virtualservers", servers, self.reconciler, metrics, recorder, options
+            self.name, clients.servers, self.reconciler, metrics, recorder, options
         )
-        for name, resource in (("vm", VIRTUAL_MACHINE), ("vmi", VIRTUAL_MACHINE_INSTANCE),
-                               ("dv", DATA_VOLUME)):  # fmt: skip
-            self.caches[name] = Informer(
-                f"virtualservers-{name}",
-                ResourceClient(api, resource),
-                self._requeue_owner,
-                metrics,
+        by_kind = {"vm": clients.vms, "vmi": clients.vmis, "dv": clients.data_volumes}
+        for kind, _ in WATCHED:
+            self.caches[kind] = Informer(
+                f"{self.name}-{kind}", by_kind[kind], self._requeue_owner, metrics,
                 label_selector=SERVER_LABEL,
-            )
-        self._threads: list[Any] = []
+            )  # fmt: skip
+        self._threads: list[threading.Thread] = []
+        self._stopped = False
 
     def _requeue_owner(self, key: str, old: Object | None, new: Object | None) -> None:
-        obj = new or old or {}
-        meta = obj.get("metadata") or {}
+        meta = (new or old or {}).get("metadata") or {}
         owner = (meta.get("labels") or {}).get(SERVER_LABEL)
         if owner and meta.get("namespace"):
             self.controller.queue.add(f"{meta['namespace']}/{owner}")
 
     def start(self) -> None:
-        for name, informer in self.caches.items():
-            thread = threading.Thread(target=informer.run, name=f"vms-{name}", daemon=True)
+        for kind, informer in self.caches.items():
+            thread = threading.Thread(target=informer.run, name=f"vms-{kind}", daemon=True)
             thread.start()
             self._threads.append(thread)
         self.controller.start()
 
     def stop(self, drain_timeout: float = 10.0) -> None:
+        self._stopped = True
         self.controller.stop(drain_timeout)
         for informer in self.caches.values():
             informer.stop()
+        for thread in self._threads:
+            thread.join(timeout=max(0.1, drain_timeout))
 
     def ready(self) -> bool:
-        return self.controller.ready() and all(i.synced.is_set() for i in self.caches.values())
+        """Ready once VirtualServers are listed: a cluster without KubeVirt must not make the
+        whole agent unready (its VirtualServers say what is missing instead)."""
+        return self.controller.ready()
+
+    def synced(self) -> bool:
+        return self.ready() and all(i.synced.is_set() for i in self.caches.values())
 
     def healthy(self) -> bool:
-        return self.controller.healthy()
+        threads = self._stopped or all(t.is_alive() for t in self._threads)
+        return self.controller.healthy() and threads

@@ -6,14 +6,18 @@ from __future__ import annotations
 import hashlib
 
 from stook_agent.api.virtualserver import VirtualServer
-from stook_agent.resources import Resource
+from stook_agent.resources import Resource, resource_of
 
-VIRTUAL_SERVER = Resource.of(VirtualServer.KIND)
+VIRTUAL_SERVER = resource_of(VirtualServer.KIND)
 VIRTUAL_MACHINE = Resource("kubevirt.io", "v1", "virtualmachines", "VirtualMachine", True)
 VIRTUAL_MACHINE_INSTANCE = Resource(
     "kubevirt.io", "v1", "virtualmachineinstances", "VirtualMachineInstance", True
 )
 DATA_VOLUME = Resource("cdi.kubevirt.io", "v1beta1", "datavolumes", "DataVolume", True)
+SERVICE = Resource("", "v1", "services", "Service", namespaced=True)
+PERSISTENT_VOLUME_CLAIM = Resource(
+    "", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", namespaced=True
+)
 
 SERVER_LABEL = "vms.stook.io/virtualserver"
 """On every object rendered for a VirtualServer: its name (the objects share its namespace)."""

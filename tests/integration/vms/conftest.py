@@ -23,10 +23,11 @@ from kubernetes.client.exceptions import ApiException
 
 from integration.agent.conftest import cluster  # noqa: F401 (the session's API server)
 from integration.agent.kubehelpers import _established, install_crds, wait_until
+from stook_agent.runtime.client import ResourceClient
 from stook_agent.runtime.controller import ControllerOptions
 from stook_agent.runtime.events import EventRecorder
 from stook_agent.runtime.metrics import Metrics
-from stook_agent.vms.controller import VirtualServerController
+from stook_agent.vms.controller import Clients, VirtualServerController
 from support import kubevirt
 from support.apiserver import ApiServerError, KubeCluster
 from support.tiers import require_tier
@@ -78,7 +79,7 @@ def run_vms(vm_api: k8s.ApiClient) -> Iterator[Callable[..., VirtualServerContro
     def start(via: k8s.ApiClient | None = None) -> VirtualServerController:
         api = via or vm_api
         controller = VirtualServerController(
-            api,
+            Clients.using(lambda resource: ResourceClient(api, resource)),
             Metrics(),
             EventRecorder(api, "stook-vms-test", "cluster"),
             ControllerOptions(backoff_base=0.2, workers=2),
@@ -86,7 +87,7 @@ def run_vms(vm_api: k8s.ApiClient) -> Iterator[Callable[..., VirtualServerContro
         )
         controller.start()
         started.append(controller)
-        wait_until(controller.ready, "the VirtualServer controller's first lists")
+        wait_until(controller.synced, "the VirtualServer controller's first lists")
         return controller
 
     yield start

@@ -23,10 +23,11 @@ from stook_agent.api.virtualserver import ACTION_ANNOTATION
 from stook_agent.disks.passthrough import PassthroughProvisioner
 from stook_agent.resources import BLOCK_DEVICE, NODE_LABEL
 from stook_agent.runtime.client import ResourceClient
+from stook_agent.runtime.kinds import PERSISTENT_VOLUME
 from stook_agent.vms.actions import TABLE
-from stook_agent.vms.controller import Applier
 from stook_agent.vms.kubevirt import (
     DATA_VOLUME,
+    FIELD_MANAGER,
     SERVER_LABEL,
     VIRTUAL_MACHINE,
     VIRTUAL_MACHINE_INSTANCE,
@@ -176,7 +177,7 @@ def test_the_api_server_refuses_a_misspelt_field_in_a_rendered_vm(kube: Cluster)
             "volumes": [{"name": "root", "containerDisk": {"image": "quay.io/x/y"}}]}}},
     }  # fmt: skip
     with pytest.raises(ApiException) as refused:  # server-side apply, as the controller does
-        Applier(kube.api).custom(VIRTUAL_MACHINE, body)
+        kube.vms.apply(body, FIELD_MANAGER)
     assert ".disks[0].disk.buss: field not declared in schema" in refused.value.body
     objects = k8s.CustomObjectsApi(kube.api)
     with pytest.raises(ApiException) as strict:  # a plain create with strict field validation
@@ -188,7 +189,7 @@ def test_the_api_server_refuses_a_misspelt_field_in_a_rendered_vm(kube: Cluster)
     assert 'unknown field "spec.template.spec.domain.devices.disks[0].disk.buss"' in message
     good = copy.deepcopy(body)
     good["spec"]["template"]["spec"]["domain"]["devices"]["disks"][0]["disk"] = {"bus": "virtio"}
-    Applier(kube.api).custom(VIRTUAL_MACHINE, good)  # the same VM, spelt right, is accepted
+    kube.vms.apply(good, FIELD_MANAGER)  # the same VM, spelt right, is accepted
 
 
 CASES = [(strategy, action) for strategy in TABLE for action in ("start", "stop", "restart")]
@@ -372,7 +373,9 @@ def test_a_passthrough_blockdevice_becomes_a_block_disk_of_the_vm(
     # The node agent's passthrough provisioner publishes the disk (a described disk: no udev).
     disk = Disk(name="sdz", path="/dev/sdz", size=100 * GiB,
                 by_id=["/dev/disk/by-id/wwn-0x5000c500a1b2c3d4"])  # fmt: skip
-    outcome = PassthroughProvisioner(kube.api, node, poll=0.1).apply(device, disk, spec)
+    outcome = PassthroughProvisioner(
+        ResourceClient(kube.api, PERSISTENT_VOLUME), node, poll=0.1
+    ).apply(device, disk, spec)
     assert outcome.done, outcome
     run_vms()
     body = _server(kube.namespace)

@@ -2,9 +2,12 @@
 """Bench the node agent against a real kube-apiserver (the test one from tests/support).
 
 Measures the stook-agent process's resident memory (VmRSS) when idle and once the API server
-holds 5,000 BlockDevices across 500 nodes (10 of them the agent's own), and the time from a
-BlockDevice's creation to its reconcile (the agent's status write, seen over a watch), median
-and p99.
+holds 5,000 BlockDevices across 500 nodes (10 of them the agent's own), with the cluster side
+enabled (``--controller-kubeconfig``: the process campaigns for and holds the Lease); what a
+cluster controller's cache of all 5,000 BlockDevices adds (the runtime's Informer over every
+node's objects, in a process of its own: its RSS after the list minus before); and the time
+from a BlockDevice's creation to its reconcile (the agent's status write, seen over a watch),
+median and p99.
 Usage: .venv/bin/python bench/agent_bench.py [--nodes 500] [--per-node 10] [--samples 200]
 """
 
@@ -127,8 +130,9 @@ def main() -> int:
         devices = ResourceClient(api, BLOCK_DEVICE)
         port = free_port()
         command = [sys.executable, "-m", "stook_agent.cli", "--node-name", AGENT_NODE,
-                   "--kubeconfig", str(cluster.kubeconfig), "--metrics-host", "127.0.0.1",
-                   "--metrics-port", str(port), "--log-level", "WARNING"]  # fmt: skip
+                   "--kubeconfig", str(cluster.kubeconfig),
+                   "--controller-kubeconfig", str(cluster.kubeconfig),
+                   "--metrics-port", str(port), "--log-level", "WARNING", "--no-udev"]  # fmt: skip
         agent = subprocess.Popen(command, env=os.environ)
         try:
             wait_until(lambda: _ready(port), "the agent to be ready", timeout=60)
@@ -142,6 +146,7 @@ def main() -> int:
             )
             loaded = settle_rss(agent.pid)
             samples = sorted(latencies(api, devices, args.samples))
+            cache = cluster_cache_mib(cluster.kubeconfig, args.nodes * args.per_node)
         finally:
             agent.terminate()
             agent.wait(30)
@@ -153,12 +158,50 @@ def main() -> int:
         "fleet_create_seconds": round(fleet_seconds, 1),
         "agent_rss_mib_idle": round(idle, 1),
         "agent_rss_mib_with_fleet": round(loaded, 1),
+        "cluster_cache_mib_all_objects": round(cache, 1),
+        "agent_rss_mib_with_fleet_and_cluster_cache": round(loaded + cache, 1),
         "latency_samples": len(samples),
         "create_to_reconcile_ms_median": round(statistics.median(samples) * 1000, 1),
         "create_to_reconcile_ms_p99": round(p99 * 1000, 1),
     }
     print(json.dumps(result, indent=2))
     return 0
+
+
+CACHE_PROBE = """
+import sys, threading
+from pathlib import Path
+from stook_agent.kube import api_client
+from stook_agent.resources import BLOCK_DEVICE
+from stook_agent.runtime.client import ResourceClient
+from stook_agent.runtime.informer import Informer
+from stook_agent.runtime.metrics import Metrics
+
+def rss():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+api = api_client(sys.argv[1])
+informer = Informer("all", ResourceClient(api, BLOCK_DEVICE), lambda *_: None, Metrics())
+ResourceClient(api, BLOCK_DEVICE).list_objects("stook.io/node=nobody")  # warm: one request
+before = rss()
+threading.Thread(target=informer.run, daemon=True).start()
+informer.synced.wait(120)
+print(len(informer.keys()), rss() - before)
+"""
+
+
+def cluster_cache_mib(kubeconfig: Path, expected: int) -> float:
+    """RSS that an informer over every BlockDevice adds (a cluster controller's cache)."""
+    done = subprocess.run(
+        [sys.executable, "-c", CACHE_PROBE, str(kubeconfig)],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    count, mib = done.stdout.split()
+    if int(count) < expected:
+        raise RuntimeError(f"the cache probe saw only {count} objects")
+    return float(mib)
 
 
 def _ready(port: int) -> bool:

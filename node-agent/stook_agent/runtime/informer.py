@@ -143,7 +143,7 @@ class Informer:
     def _relist(self, reason: str) -> None:
         items, resource_version = self.client.list_objects(self.label_selector)
         self._metrics.relists.labels(self.name, reason).inc()
-        fresh = {object_key(item): item for item in items}
+        fresh = {object_key(item): _trim(item) for item in items}
         with self._lock:
             old, self._store = self._store, fresh
         self._resource_version = resource_version
@@ -195,7 +195,7 @@ class Informer:
 
     def _apply(self, event: Object) -> None:
         kind = str(event.get("type"))
-        obj: Object = event.get("object") or {}
+        obj: Object = _trim(event.get("object") or {})
         self._metrics.watch_events.labels(self.name, kind).inc()
         if kind == "ERROR":
             code = obj.get("code")
@@ -214,6 +214,16 @@ class Informer:
             else:
                 self._store[key] = obj
         self._handler(key, old, None if kind == "DELETED" else obj)
+
+
+def _trim(obj: Object) -> Object:
+    """Drop what no reconciler reads but every object carries: ``managedFields`` (server-side
+    apply bookkeeping) is often the biggest part of a small object (client-go's informers
+    offer the same trim as a transform)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
 
 
 def _rv(obj: Object) -> str | None:

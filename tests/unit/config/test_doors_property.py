@@ -25,6 +25,7 @@ from support.install_engine import PROFILES, document
 
 MACHINE = str(PROFILES / "os-and-data.json")
 TOKEN = "Tok3n-Marker-Zq8x"  # nothing generated below can spell it by chance
+PROXY_PASSWORD = "Pr0xy-Marker-Wv7"  # nor this
 PASSWORD_HASH = document()["install"]["password"]
 SETTINGS = settings(
     max_examples=200,
@@ -105,7 +106,7 @@ values = st.recursive(
 
 
 def _base() -> dict[str, Any]:
-    return document(token=TOKEN)
+    return document(token=TOKEN, proxy={"https_proxy": f"http://ops:{PROXY_PASSWORD}@proxy:3128"})
 
 
 def _put(data: dict[str, Any], field: str, value: Any) -> None:
@@ -154,7 +155,7 @@ def check_problems(problems: list[Problem], source: str) -> None:
 
 def check_text(text: str) -> None:
     assert "Traceback" not in text and "internal error" not in text, text
-    assert TOKEN not in text and PASSWORD_HASH not in text, text
+    assert TOKEN not in text and PASSWORD_HASH not in text and PROXY_PASSWORD not in text, text
     text.encode("utf-8")  # printable on a UTF-8 console: no lone surrogates
 
 

@@ -24,6 +24,7 @@ def setup(manager: Manager, settings: AgentSettings) -> VirtualServerController 
             stuck_after=settings.stuck_after,
             needs_leader=True,
         ),
+        leading=manager.is_leader,
     )
     manager.add(controller)
     return controller

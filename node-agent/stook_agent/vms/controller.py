@@ -91,8 +91,10 @@ class VirtualServerReconciler(Reconciler):
         caches: dict[str, Informer],
         recorder: EventRecorder | None,
         poll: float = 30.0,
+        leading: Callable[[], bool] | None = None,
     ) -> None:
         self.clients = clients
+        self.leading = leading
         self.servers = clients.servers
         self.caches = caches
         self.recorder = recorder
@@ -110,6 +112,8 @@ class VirtualServerReconciler(Reconciler):
 
     def reconcile(self, obj: Object) -> Result:
         key = object_key(obj)
+        if self.leading is not None and not self.leading():
+            return Result()  # the Lease is gone: the next leader acts (we are being stopped)
         unsynced = [kind for kind, cache in self.caches.items() if not cache.synced.is_set()]
         if unsynced:  # status and actions read these caches
             return self._wait_for_kubevirt(obj, key, unsynced)
@@ -299,9 +303,11 @@ class VirtualServerController:
         recorder: EventRecorder | None = None,
         options: ControllerOptions | None = None,
         poll: float = 30.0,
+        leading: Callable[[], bool] | None = None,
     ) -> None:
+        """*leading*: whether this process still holds the Lease (checked before each reconcile)."""
         self.caches: dict[str, Informer] = {}
-        self.reconciler = VirtualServerReconciler(clients, self.caches, recorder, poll)
+        self.reconciler = VirtualServerReconciler(clients, self.caches, recorder, poll, leading)
         self.controller = Controller(
             self.name, clients.servers, self.reconciler, metrics, recorder, options
         )

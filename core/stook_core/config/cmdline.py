@@ -68,8 +68,9 @@ class _Collector:
     def add(self, arg: KernelArg) -> None:
         key = arg.param[len(PREFIX) :]
         parts = key.split(".")
-        if not is_text(arg.param):
-            self.refuse(PREFIX + "(key)", "is not UTF-8 text")
+        if not is_text(arg.param):  # named with U+FFFD for the bad bytes, so it still prints
+            shown = arg.param.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            self.refuse(shown, "is not UTF-8 text")
             return
         if parts[0] in OS_KEYS and len(parts) == 1:
             return

@@ -172,6 +172,14 @@ class _Attempt:
 
             http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
+            def redirect_request(
+                self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+            ) -> urllib.request.Request | None:
+                new = super().redirect_request(req, fp, code, msg, headers, newurl)
+                if new is not None and urlsplit(newurl).netloc != urlsplit(req.full_url).netloc:
+                    new.remove_header("Authorization")  # credentials are for the first host only
+                return new
+
         return urllib.request.build_opener(Http, Https, Redirects, urllib.request.ProxyHandler())
 
     def _request(self) -> urllib.request.Request:

@@ -352,3 +352,26 @@ def test_a_url_that_cannot_be_requested_is_refused_at_once(url: str, expected: s
     text = failure(fetch, Location(url))
     assert expected in text and "t0ken" not in text
     assert fetch.tried == []
+
+
+def test_more_than_five_redirects_are_not_followed(server: Server) -> None:
+    for hop in range(8):
+        server.routes[f"/{hop}"] = redirect(f"/{hop + 1}")
+    server.routes["/8"] = ok()
+    text = failure(fetcher(attempts=5), Location(f"{server.base}/0"))
+    assert "after 1 attempt(s): HTTP 302: a redirect loop or more than 5 redirects" in text
+    assert len(server.hits) == 6
+
+
+def test_credentials_are_not_sent_on_to_another_host(server: Server) -> None:
+    for other in _serve():
+        other.routes["/c.yaml"] = ok()
+        server.routes["/a"] = redirect(f"{other.base}/c.yaml")
+        server.routes["/b"] = redirect("/c.yaml")
+        server.routes["/c.yaml"] = ok()
+        authority = server.base.removeprefix("http://")
+        assert fetcher()(Location(f"http://ops:pa55w0rd@{authority}/a")) == BODY
+        assert "Authorization" in server.headers[0]
+        assert "Authorization" not in other.headers[0]
+        assert fetcher()(Location(f"http://ops:pa55w0rd@{authority}/b")) == BODY
+        assert "Authorization" in server.headers[-1]  # the same host keeps them

@@ -210,6 +210,9 @@ def test_a_value_that_is_not_utf8_is_named_not_shown() -> None:
     ]
     with pytest.raises(ConfigError) as caught:
         parse_cmdline(b"stook.install.host\xffname=a")
+    assert [str(p) for p in caught.value.problems] == [
+        "stook.install.host\ufffdname: is not UTF-8 text"
+    ]
     caught.value.report().encode()  # printable: no lone surrogates
 
 

@@ -1,8 +1,9 @@
 """The node agent: a manager with every feature set up on it.
 
 Each feature (a package or module with ``setup(manager, settings)``) adds its runnables:
-disks (BlockDevice controller, discovery, triggers) and node status today; network and OS
-upgrade controllers, and the cluster controllers (``needs_leader``), join the same way.
+disks (BlockDevice controller, discovery, triggers), node status, OS upgrades (the node's
+NodeUpgrade; the rollout is a cluster controller, ``needs_leader``); network controllers join
+the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from stook_agent.disks import setup as disks
 from stook_agent.runtime.leader import LeaseSettings
 from stook_agent.runtime.manager import Manager, ManagerSettings
 from stook_agent.settings import AgentSettings, DiskSettings
+from stook_agent.upgrades import setup as upgrades
 
 __all__ = ["COMPONENT", "Agent", "AgentSettings", "DiskSettings"]
 
@@ -51,6 +53,7 @@ class Agent:
         self.disks = disks.setup(self.manager, settings)
         self.node_status = nodestatus.setup(self.manager, settings)
         self.vms = vms.setup(self.manager, settings)  # a cluster controller
+        self.upgrades = upgrades.setup(self.manager, settings)
 
     def run(self, stop: threading.Event) -> int:
         """Run until *stop* is set (SIGTERM); 0, or 1 when the cluster side lost its Lease."""

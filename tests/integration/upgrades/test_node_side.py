@@ -112,6 +112,9 @@ def rig(tmp_path: Path, api: k8s.ApiClient, node: str) -> Iterator[Rig]:
                 retry_after=0.2,
             )
             yield Rig(node, fake, boot_id, reboots, side, api, tmp_path)
+            upgrades = ResourceClient(api, UPGRADE)
+            if get_or_none(upgrades, f"up-{node}") is not None:  # one Upgrade at a time
+                upgrades.delete(f"up-{node}")
         finally:
             subprocess.run(["umount", str(esp)], check=False)
 

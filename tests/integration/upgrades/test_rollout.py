@@ -1,0 +1,387 @@
+"""The upgrade rollout (the cluster controller) against the real kube-apiserver: pre-checks
+naming each failing check, the order (control-plane first, one node at a time), a blocking
+PodDisruptionBudget (timeout -> paused, the budget named; resumed once it allows), stop at the
+first failure, skip, abort and delete never leaving a node cordoned, a controller restart
+mid-rollout continuing without repeating or skipping a node.
+
+The API server runs no controller-manager and no kubelet: the test creates the Node objects and
+writes their Ready condition and the pod's Running status, and writes the PodDisruptionBudget's
+status (disruptionsAllowed) as the disruption controller would. The node agents are played by
+the test (``AgentPlayer``): it answers a node's request in its NodeUpgrade as the real node side
+does (tested on its own in test_node_side.py) and keeps the NodeStatus heartbeats fresh. The
+image is served by a real HTTP server on 127.0.0.1 (the Image pre-check).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from integration.agent.kubehelpers import get_or_none, wait_until
+from stook_agent.api import Upgrade
+from stook_agent.resources import NODE_LABEL, NODE_STATUS
+from stook_agent.runtime.client import ResourceClient
+from stook_agent.runtime.controller import Controller
+from stook_agent.runtime.events import EventRecorder
+from stook_agent.runtime.kinds import NODE, POD
+from stook_agent.runtime.metrics import Metrics
+from stook_agent.runtime.resource import Resource
+from stook_agent.upgrades.cluster import CORDONED_BY, PDB
+from stook_agent.upgrades.resources import NODE_UPGRADE, OS_VERSION, UPGRADE
+from stook_agent.upgrades.setup import rollout_controller
+from support.imageserver import ImageServer, serve_image
+
+IMAGE = b"\x00" * 4096
+SHA = "ab" * 32
+CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
+
+
+def now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Rig:
+    api: k8s.ApiClient
+    run: str  # a label value only this test's nodes carry
+    url: str
+    clients: dict[str, ResourceClient] = field(default_factory=dict)
+    controllers: list[Controller] = field(default_factory=list)
+    upgrades: list[str] = field(default_factory=list)
+
+    def client(self, resource: Resource) -> ResourceClient:
+        return self.clients.setdefault(resource.plural, ResourceClient(self.api, resource))
+
+    # -- the cluster, as the test makes it -------------------------------------------------
+
+    def node(self, name: str, control_plane: bool = False, **report: Any) -> str:
+        name = f"{name}-{self.run}"
+        labels = {"stook-test-run": self.run} | ({CONTROL_PLANE: "true"} if control_plane else {})
+        self.client(NODE).create({"apiVersion": "v1", "kind": "Node",
+                                  "metadata": {"name": name, "labels": labels}})  # fmt: skip
+        self.set_ready(name, True)
+        meta = {"name": name, "labels": {NODE_LABEL: name}}
+        self.client(NODE_STATUS).create({"apiVersion": NODE_STATUS.api_version,
+                                         "kind": NODE_STATUS.kind, "metadata": meta,
+                                         "spec": {"nodeName": name}})  # fmt: skip
+        self.heartbeat(name)
+        self.client(NODE_UPGRADE).create({"apiVersion": NODE_UPGRADE.api_version,
+                                          "kind": NODE_UPGRADE.kind, "metadata": meta,
+                                          "spec": {"nodeName": name}})  # fmt: skip
+        booted = {"slot": "A", "version": "1.0", "good": True, "health": "passed"}
+        self.client(NODE_UPGRADE).patch_status(
+            name, {"booted": booted | report.pop("booted", {}), "freeBytes": 1 << 40} | report
+        )
+        return name
+
+    def set_ready(self, name: str, ready: bool) -> None:
+        condition = {"type": "Ready", "status": "True" if ready else "False",
+                     "reason": "Test", "message": "set by the test (no kubelet)",
+                     "lastHeartbeatTime": now(), "lastTransitionTime": now()}  # fmt: skip
+        self.client(NODE).patch_status(name, {"conditions": [condition]})
+
+    def heartbeat(self, name: str, at: str | None = None) -> None:
+        self.client(NODE_STATUS).patch_status(name, {"lastHeartbeat": at or now()})
+
+    def os_version(self, size: int = len(IMAGE)) -> str:
+        name = f"v2-{self.run}"
+        self.client(OS_VERSION).create({
+            "apiVersion": OS_VERSION.api_version, "kind": OS_VERSION.kind,
+            "metadata": {"name": name},
+            "spec": {"version": "2.0", "imageURL": self.url, "sha256": SHA, "size": size},
+        })  # fmt: skip
+        return name
+
+    def upgrade(self, version: str, **spec: Any) -> str:
+        name = f"up-{uuid.uuid4().hex[:6]}-{self.run}"
+        body = {"version": version, "nodeSelector": {"stook-test-run": self.run}} | spec
+        self.client(UPGRADE).create({"apiVersion": UPGRADE.api_version, "kind": UPGRADE.kind,
+                                     "metadata": {"name": name}, "spec": body})  # fmt: skip
+        self.upgrades.append(name)
+        return name
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, name: str) -> Upgrade:
+        return Upgrade.parse(self.client(UPGRADE).get(name))
+
+    def cordoned(self) -> set[str]:
+        nodes, _ = self.client(NODE).list_objects(label_selector=f"stook-test-run={self.run}")
+        return {n["metadata"]["name"] for n in nodes if (n.get("spec") or {}).get("unschedulable")}
+
+    def wait_phase(self, name: str, *phases: str, what: str = "") -> Upgrade:
+        return wait_until(
+            lambda: (u := self.get(name)).status.phase in phases and u,
+            what or f"upgrade {name} to be {'/'.join(phases)}",
+            explain=lambda: self.get(name).status.model_dump_json(indent=1)[-3000:],
+        )
+
+    # -- the controller --------------------------------------------------------------------
+
+    def start_controller(self) -> Controller:
+        controller = rollout_controller(
+            self.client, Metrics(), EventRecorder(self.api, "stook-test-controller", "")
+        )
+        controller.start()
+        self.controllers.append(controller)
+        wait_until(controller.ready, "the rollout controller's first list")
+        return controller
+
+
+class AgentPlayer(threading.Thread):
+    """Plays the node agents: answers each request, keeps heartbeats fresh, and records how
+    many of the test's nodes were ever cordoned at once."""
+
+    def __init__(
+        self, rig: Rig, fail: set[str] | None = None, hold: set[str] | None = None
+    ) -> None:
+        """Nodes in *fail* fall back; nodes in *hold* never answer."""
+        super().__init__(daemon=True)
+        self.rig = rig
+        self.fail = fail or set()
+        self.hold = hold or set()
+        self.stop = threading.Event()
+        self.most_cordoned = 0
+        self.answered: list[str] = []
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            try:
+                self.tick()
+            except Exception:  # the API server is shared: try again next tick
+                continue
+
+    def tick(self) -> None:
+        rig = self.rig
+        self.most_cordoned = max(self.most_cordoned, len(rig.cordoned()))
+        for name in rig.upgrades:
+            obj = get_or_none(rig.client(UPGRADE), name)
+            if obj is None:
+                continue
+            upgrade = Upgrade.parse(obj)
+            for entry in upgrade.status.nodes:
+                rig.heartbeat(entry.name)
+                if entry.step != "Upgrading" or upgrade.spec.abort or entry.name in self.hold:
+                    continue
+                request = f"{upgrade.metadata.uid}/{entry.attempt}"
+                report = rig.client(NODE_UPGRADE).get(entry.name)
+                if (report.get("status") or {}).get("request") == request:
+                    continue
+                self.answer(entry.name, request)
+
+    def answer(self, node: str, request: str) -> None:
+        reports = self.rig.client(NODE_UPGRADE)
+        reports.patch(node, {"spec": {"request": request}})
+        base = {"request": request, "targetSlot": "B", "totalBytes": len(IMAGE),
+                "bytesDownloaded": len(IMAGE), "bytesWritten": len(IMAGE)}  # fmt: skip
+        reports.patch_status(node, base | {"phase": "Rebooting", "times": {"Rebooting": now()}})
+        time.sleep(1.1)  # the reboot; the heartbeat after it is newer
+        if node in self.fail:
+            booted = {"slot": "A", "version": "1.0", "good": True, "fellBack": True}
+            status = {"phase": "Failed", "message": "fell back to slot A (1.0): slot B (2.0) "
+                      "was never marked good", "booted": booted}  # fmt: skip
+        else:
+            booted = {"slot": "B", "version": "2.0", "good": True, "health": "passed"}
+            status = {"phase": "Succeeded", "message": "booted 2.0 from slot B", "booted": booted}
+        self.rig.heartbeat(node)
+        reports.patch_status(node, base | status)
+        self.answered.append(node)
+
+
+@pytest.fixture
+def rig(api: k8s.ApiClient) -> Iterator[Rig]:
+    run = uuid.uuid4().hex[:8]
+    with serve_image(ImageServer(IMAGE)) as server:
+        rig = Rig(api, run, server.url)
+        yield rig
+        for name in rig.upgrades:  # the controller's finalizer must let them go
+            if get_or_none(rig.client(UPGRADE), name) is not None:
+                rig.client(UPGRADE).delete(name)
+        if rig.controllers:
+            for name in rig.upgrades:
+                wait_until(lambda n=name: get_or_none(rig.client(UPGRADE), n) is None,
+                           f"upgrade {name} to be deleted")  # fmt: skip
+        for controller in rig.controllers:
+            controller.stop(drain_timeout=5)
+    assert rig.cordoned() == set(), "a node was left cordoned"
+
+
+@pytest.fixture
+def player(rig: Rig) -> Iterator[Callable[..., AgentPlayer]]:
+    started: list[AgentPlayer] = []
+
+    def start(**options: Any) -> AgentPlayer:
+        playing = AgentPlayer(rig, **options)
+        playing.start()
+        started.append(playing)
+        return playing
+
+    yield start
+    for playing in started:
+        playing.stop.set()
+        playing.join(timeout=5)
+
+
+def test_the_pre_checks_name_each_failing_check_and_touch_nothing(rig: Rig) -> None:
+    down = rig.node("down")
+    rig.set_ready(down, False)
+    stale = rig.node("stale")
+    rig.heartbeat(stale, at="2020-01-01T00:00:00Z")
+    trial = rig.node("trial", booted={"good": False, "trial": True})
+    full = rig.node("full", freeBytes=10)
+    newer = rig.node("newer", booted={"version": "3.0"})
+    rig.start_controller()
+    name = rig.upgrade(rig.os_version(size=len(IMAGE) + 1))
+
+    invalid = rig.wait_phase(name, "Invalid")
+    message = invalid.status.message
+    assert f"NodeReady: {down} is not Ready" in message
+    assert f"AgentHeartbeat: {stale}'s stook-agent last reported" in message
+    assert f"BootState: {trial}'s slot A is on trial" in message
+    assert f"Space: {full} has 10 bytes free" in message
+    assert f"Version: {newer} runs 3.0, newer than 2.0" in message
+    assert f"Image: {rig.url} has {len(IMAGE)} bytes, the OSVersion says {len(IMAGE) + 1}" in (
+        message
+    )
+    validated = next(c for c in invalid.status.conditions if c.type == "Validated")
+    assert validated.status == "False" and validated.reason == "PreChecksFailed"
+    assert invalid.status.nodes == [] and rig.cordoned() == set()
+
+
+def test_one_node_at_a_time_control_plane_first_across_a_controller_restart(
+    rig: Rig, player: Callable[..., AgentPlayer]
+) -> None:
+    worker_b = rig.node("w-b")
+    server = rig.node("cp", control_plane=True)
+    worker_a = rig.node("w-a")
+    playing = player()
+    first = rig.start_controller()
+    name = rig.upgrade(rig.os_version())
+
+    running = rig.wait_phase(name, "Running", "Succeeded")
+    assert [n.name for n in running.status.nodes] == [server, worker_a, worker_b]
+    validated = next(c for c in running.status.conditions if c.type == "Validated")
+    assert validated.status == "True" and "Longhorn: not installed" in validated.message
+    # Kill the controller once the second node is under way; a new one takes over.
+    wait_until(
+        lambda: (
+            (s := {n.name: n.step for n in rig.get(name).status.nodes})[server] == "Succeeded"
+            and s[worker_a] != "Pending"
+        ),
+        "the second node to be taken",
+    )
+    first.stop(drain_timeout=5)
+    rig.controllers.remove(first)
+    rig.start_controller()
+
+    done = rig.wait_phase(name, "Succeeded", "Failed")
+    assert done.status.phase == "Succeeded", done.status.message
+    assert done.status.progress == "3/3" and rig.cordoned() == set()
+    drained = [h.node for h in done.status.history if h.step == "Draining"]
+    assert drained == [server, worker_a, worker_b]  # none repeated, none skipped
+    assert sorted(playing.answered) == sorted([server, worker_a, worker_b])
+    assert playing.most_cordoned == 1
+    spans = [(n.times["Draining"], n.times["Succeeded"]) for n in done.status.nodes]
+    assert all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1))
+
+
+def test_a_blocking_budget_pauses_the_drain_naming_it_until_it_allows(
+    rig: Rig, player: Callable[..., AgentPlayer]
+) -> None:
+    node = rig.node("busy")
+    namespace = "default"
+    pod = f"app-{rig.run}"
+    rig.client(POD).create({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod, "namespace": namespace, "labels": {"app": rig.run}},
+        "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0,
+                 "containers": [{"name": "app", "image": "registry.invalid/app:1"}]},
+    })  # fmt: skip
+    # Running, as its kubelet would report it (the eviction API lets Pending pods go freely).
+    ready = {"type": "Ready", "status": "True", "lastTransitionTime": now()}
+    rig.client(POD).patch_status(f"{namespace}/{pod}", {"phase": "Running", "conditions": [ready]})
+    budget = f"pdb-{rig.run}"
+    budgets = rig.client(PDB)
+    created = budgets.create({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": budget, "namespace": namespace},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": rig.run}}},
+    })  # fmt: skip
+
+    def budget_allows(allowed: int) -> None:  # what the disruption controller would write
+        budgets.patch_status(f"{namespace}/{budget}", {
+            "observedGeneration": created["metadata"]["generation"],
+            "disruptionsAllowed": allowed, "currentHealthy": 1, "desiredHealthy": 1 - allowed,
+            "expectedPods": 1,
+        })  # fmt: skip
+
+    budget_allows(0)
+    player()
+    rig.start_controller()
+    name = rig.upgrade(rig.os_version(), drain={"timeoutSeconds": 2})
+
+    paused = rig.wait_phase(name, "Paused")
+    assert f"refused by PodDisruptionBudget {namespace}/{budget}" in paused.status.message
+    assert "timed out after 2 s" in paused.status.message
+    assert rig.get(name).spec.paused is True and rig.cordoned() == {node}
+    assert get_or_none(rig.client(POD), f"{namespace}/{pod}") is not None  # never forced
+
+    budget_allows(1)
+    rig.client(UPGRADE).patch(name, {"spec": {"paused": False}})
+    done = rig.wait_phase(name, "Succeeded", "Failed")
+    assert done.status.phase == "Succeeded", done.status.message
+    assert get_or_none(rig.client(POD), f"{namespace}/{pod}") is None  # evicted
+    assert rig.cordoned() == set()
+
+
+def test_the_first_failure_stops_it_then_skip_goes_on_and_abort_uncordons(
+    rig: Rig, player: Callable[..., AgentPlayer]
+) -> None:
+    first = rig.node("a")
+    second = rig.node("b")
+    third = rig.node("c")
+    player(fail={first}, hold={third})
+    rig.start_controller()
+    name = rig.upgrade(rig.os_version())
+
+    failed = rig.wait_phase(name, "Failed")
+    assert f"stopped at the first failure ({first})" in failed.status.message
+    assert "fell back to slot A" in failed.status.message
+    assert "left cordoned for inspection" in failed.status.message
+    assert rig.cordoned() == {first}  # the others untouched
+    assert [n.step for n in failed.status.nodes] == ["Failed", "Pending", "Pending"]
+
+    rig.client(UPGRADE).patch(name, {"spec": {"skipNodes": [first]}})
+    wait_until(
+        lambda: {n.name: n.step for n in rig.get(name).status.nodes}[second] == "Succeeded",
+        "the next node after the skipped one",
+    )
+    assert rig.get(name).status.nodes[0].step == "Skipped"
+    wait_until(lambda: third in rig.cordoned(), "the third node to be taken (its agent is held)")
+    rig.client(UPGRADE).patch(name, {"spec": {"abort": True}})
+    aborted = rig.wait_phase(name, "Aborted")
+    assert rig.cordoned() == set(), aborted.status.message
+    nodes, _ = rig.client(NODE).list_objects(label_selector=f"stook-test-run={rig.run}")
+    assert not any(CORDONED_BY in (n["metadata"].get("annotations") or {}) for n in nodes)
+
+
+def test_deleting_an_upgrade_mid_rollout_uncordons_its_node(rig: Rig) -> None:
+    node = rig.node("held")  # no agent answers: it stays Upgrading
+    rig.start_controller()
+    name = rig.upgrade(rig.os_version())
+    wait_until(
+        lambda: rig.get(name).status.nodes and rig.get(name).status.nodes[0].step == "Upgrading",
+        "the node to be handed to its agent",
+    )
+    assert rig.cordoned() == {node}
+    rig.client(UPGRADE).delete(name)
+    wait_until(lambda: get_or_none(rig.client(UPGRADE), name) is None, "the upgrade to go")
+    assert rig.cordoned() == set()

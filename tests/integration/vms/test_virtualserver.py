@@ -19,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from integration.agent.kubehelpers import wait_until
 from integration.vms.conftest import doc_example
 from stook_agent.api.blockdevice import BlockDeviceSpec
-from stook_agent.api.virtualserver import ACTION_ANNOTATION
+from stook_agent.api.virtualserver import ACTION_ANNOTATION, VirtualServer
 from stook_agent.disks.passthrough import PassthroughProvisioner
 from stook_agent.resources import BLOCK_DEVICE, NODE_LABEL
 from stook_agent.runtime.client import ResourceClient
@@ -36,6 +36,7 @@ from stook_agent.vms.kubevirt import (
     root_claim,
     vm_name,
 )
+from stook_agent.vms.render import render
 from stook_core.hardware import Disk
 
 Object = dict[str, Any]
@@ -400,3 +401,51 @@ def test_a_passthrough_blockdevice_becomes_a_block_disk_of_the_vm(
     disk_entry = next(d for d in template["domain"]["devices"]["disks"] if d["name"] == "fast")
     assert disk_entry["serial"] == "PASS01"
     wait_until(lambda: kube.condition("Failure").get("status") == "False", "no failure")
+
+
+VARIANTS = {
+    "registry-ephemeral": {"storage": {"root": {"size": "5Gi", "ephemeral": True, "source": {
+        "registry": {"url": "docker://quay.io/containerdisks/fedora:41"}}}}},
+    "registry-imported": {"storage": {"root": {"size": "5Gi", "source": {
+        "registry": {"url": "docker://quay.io/containerdisks/fedora:41"}}}}},
+    "pvc-clone-block": {"storage": {"root": {"size": "5Gi", "volumeMode": "Block",
+        "accessModes": ["ReadWriteMany"], "source": {"pvc": {"name": "golden",
+                                                             "namespace": "images"}}}}},
+    "pvc-ephemeral": {"storage": {"root": {"size": "5Gi", "ephemeral": True,
+                                           "source": {"pvc": {"name": "golden"}}}}},
+    "http-ephemeral": {"storage": {"root": {"size": "5Gi", "ephemeral": True, "source": {
+        "http": {"url": "https://images.example/disk.qcow2"}}}}},
+    "gpus-and-small-disks": {
+        "resources": {"cpu": {"cores": 8}, "memory": "32Gi",
+                      "gpu": {"type": "nvidia.com/GA102GL_A10", "count": 2}},
+        "storage": {"root": {"size": "5Gi", "source": {"pvc": {"name": "golden"}}},
+                    "additionalDisks": [
+                        {"name": "conf", "configMap": {"name": "app"}, "bus": "sata"},
+                        {"name": "token", "serviceAccount": {"serviceAccountName": "app"}},
+                        {"name": "ro", "persistentVolumeClaim": {"claimName": "ref",
+                                                                 "readOnly": True}}],
+                    "filesystems": [{"name": "cfg", "configMap": {"name": "app"}},
+                                    {"name": "sa", "serviceAccount": {"serviceAccountName": "x"}}]},
+        "cloudInit": {"secretRef": {"name": "init"}},
+        "network": {"dnsPolicy": "ClusterFirst", "dnsConfig": {"options": [{"name": "ndots",
+                                                                           "value": "2"}]}},
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_kind_of_rendered_object_is_accepted_by_the_real_schemas(
+    kube: Cluster, variant: str
+) -> None:
+    """Each source, disk and option renders into objects KubeVirt's and CDI's schemas take
+    (server-side apply refuses any field they do not declare)."""
+    body = _server(kube.namespace, name=variant, **VARIANTS[variant])
+    server = VirtualServer.parse(kube.create(body))
+    rendered = render(server, {})
+    kube.vms.apply(rendered.vm, FIELD_MANAGER)
+    if rendered.data_volume is not None:
+        kube.dvs.apply(rendered.data_volume, FIELD_MANAGER)
+        assert variant == "http-ephemeral"
+    stored = kube.vms.get(kube.key(rendered.vm["metadata"]["name"]))
+    assert stored["spec"]["template"]["spec"]["volumes"] == rendered.vm["spec"]["template"][
+        "spec"]["volumes"]  # fmt: skip

@@ -87,41 +87,42 @@ def from_node(
 ) -> BootStatus:
     """The status of a node: *env* None when its boot environment is unreadable."""
     booted = cmdline.slot
-    base = BootStatus(
-        slot=booted or UNKNOWN,
-        version=os_version or UNKNOWN,
-        exhausted=cmdline.exhausted,
-        env_unsaved=cmdline.env_unsaved,
-        mismatch=tuple(mismatch),
-    )
+    known = {
+        "slot": booted or UNKNOWN,
+        "version": os_version or UNKNOWN,
+        "exhausted": cmdline.exhausted,
+        "env_unsaved": cmdline.env_unsaved,
+        "mismatch": tuple(mismatch),
+    }
     if env is None or loaded is None:
-        return base
-    states = {
-        name: SlotStatus(
-            good=env.slot(name).ok,
-            attempts_left=env.slot(name).left,
-            version=env.slot(name).version or (os_version or "" if name == booted else ""),
-        )
-        for name in slots.SLOTS
-    }
+        return BootStatus.model_validate(known)
+
+    def recorded(name: Slot) -> str:
+        """The version the environment records; the running one for the booted slot."""
+        running = os_version or "" if name == booted else ""
+        return env.slot(name).version or running
+
     choice = slots.grub_pick(env)
-    update: dict[str, object] = {
-        "order": env.order,
-        "slots": states,
-        "next_boot": choice.slot,
-        "next_boot_trial": choice.trial,
-        "environment_copy": loaded.copy,
-        "environment_consistent": loaded.consistent,
-    }
-    if booted is not None:
-        assessment = slots.assess(env, booted)
-        update |= {
-            "trial": assessment.trial,
-            "fell_back": assessment.fell_back,
-            "fell_back_reason": assessment.message if assessment.fell_back else "",
-            "message": assessment.message,
+    assessment = slots.assess(env, booted) if booted is not None else None
+    return BootStatus.model_validate(
+        known
+        | {
+            "order": env.order,
+            "slots": {
+                name: SlotStatus(good=env.slot(name).ok, attempts_left=env.slot(name).left,
+                                 version=recorded(name))
+                for name in slots.SLOTS
+            },
+            "next_boot": choice.slot,
+            "next_boot_trial": choice.trial,
+            "environment_copy": loaded.copy,
+            "environment_consistent": loaded.consistent,
+            "trial": assessment is not None and assessment.trial,
+            "fell_back": assessment is not None and assessment.fell_back,
+            "fell_back_reason": assessment.message if assessment and assessment.fell_back else "",
+            "message": assessment.message if assessment else "",
         }
-    return base.model_copy(update=update)
+    )  # fmt: skip
 
 
 def decide(status: BootStatus) -> Decision:

@@ -60,6 +60,8 @@ GUEST_ONLY = frozenset({"systemctl", "stook-os"})
 # Commands the code uses only when present (``shutil.which`` first), and why that is right.
 OPTIONAL = {
     "udevadm": "the test host runs no udev; the engine settles udev where it runs (live medium)",
+    "ethtool": "a fallback for the permanent MAC where netlink lacks IFLA_PERM_ADDRESS (kernels "
+    "before 5.6); Debian 12's kernel answers through pyroute2 first",
 }
 # Where a command must come from: Debian's directories, not a shim or /usr/local.
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"

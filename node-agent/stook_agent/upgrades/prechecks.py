@@ -31,9 +31,14 @@ class Problem:
 
 
 def node_problems(
-    node: NodeFacts, target: OSVersionSpec, now: datetime, max_age: float = HEARTBEAT_MAX_AGE
+    node: NodeFacts,
+    target: OSVersionSpec,
+    now: datetime,
+    max_age: float = HEARTBEAT_MAX_AGE,
+    retry: bool = False,
 ) -> list[Problem]:
-    """What stops *node* from being upgraded to *target* now."""
+    """What stops *node* from being upgraded to *target* now. A *retry* of a node whose last
+    attempt fell back accepts the fallback (its running slot is good: the write is safe)."""
     problems = []
     if not node.ready:
         problems.append(Problem("NodeReady", f"{node.name} is not Ready"))
@@ -51,7 +56,7 @@ def node_problems(
     boot = report.status.booted
     if boot.slot == "unknown":
         problems.append(Problem("BootState", f"{node.name}'s booted slot is unknown"))
-    elif boot.fell_back:
+    elif boot.fell_back and not (retry and boot.good):
         problems.append(
             Problem("BootState", f"{node.name} fell back to slot {boot.slot}: {boot.message}")
         )

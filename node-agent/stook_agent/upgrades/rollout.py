@@ -121,8 +121,10 @@ class _Run:
     # -- write -----------------------------------------------------------------------------
 
     def save(self) -> None:
-        if self.spec_patch:
-            self.owner.upgrades.patch(self.name, {"spec": self.spec_patch})
+        rv = self.upgrade.metadata.resource_version
+        if self.spec_patch:  # conditional too; the status write then continues from its version
+            body = {"spec": self.spec_patch, "metadata": {"resourceVersion": rv}}
+            rv = self.owner.upgrades.patch(self.name, body)["metadata"]["resourceVersion"]
         self.status.observed_generation = self.generation
         done = sum(1 for n in self.status.nodes if n.step in DONE_STEPS)
         self.status.progress = f"{done}/{len(self.status.nodes)}" if self.status.nodes else None
@@ -133,7 +135,6 @@ class _Run:
         new = self.status.to_dict()
         for key in self.upgrade.status.to_dict().keys() - new.keys():
             new[key] = None  # merge patch: a field that went away is removed
-        rv = self.upgrade.metadata.resource_version
         self.owner.upgrades.patch_status(self.name, new, resource_version=rv)
 
     def note(self, node: str | None, step: str, message: str, warning: bool = False) -> None:
@@ -346,7 +347,7 @@ class _Run:
                 return
             if entry.control_plane and any(n.control_plane for n in active):
                 return  # one control-plane node at a time, in order
-            problems = node_problems(node, target.spec, self.now)
+            problems = node_problems(node, target.spec, self.now, retry=entry.attempt > 1)
             problems += control_plane_problems(f for f in facts.values() if f.name != node.name)
             if problems:
                 self.status.message = f"waiting to take {node.name}: {summary(problems)}"

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from kubernetes import config
 
 from integration.agent.kubehelpers import get_or_none, wait_until
 from stook_agent.api import Upgrade
@@ -37,6 +38,8 @@ from stook_agent.runtime.resource import Resource
 from stook_agent.upgrades.cluster import CORDONED_BY, PDB
 from stook_agent.upgrades.resources import NODE_UPGRADE, OS_VERSION, UPGRADE
 from stook_agent.upgrades.setup import rollout_controller
+from support.apiserver import KubeCluster
+from support.chart import NAMESPACE, apply_chart
 from support.imageserver import ImageServer, serve_image
 
 IMAGE = b"\x00" * 4096
@@ -126,9 +129,15 @@ class Rig:
 
     # -- the controller --------------------------------------------------------------------
 
-    def start_controller(self) -> Controller:
+    def start_controller(self, via: k8s.ApiClient | None = None) -> Controller:
+        """The rollout controller, as the admin or through *via* (another credential)."""
+        api = via or self.api
+
+        def client(resource: Resource) -> ResourceClient:
+            return ResourceClient(api, resource) if via else self.client(resource)
+
         controller = rollout_controller(
-            self.client, Metrics(), EventRecorder(self.api, "stook-test-controller", "")
+            client, Metrics(), EventRecorder(api, "stook-test-controller", "")
         )
         controller.start()
         self.controllers.append(controller)
@@ -293,9 +302,24 @@ def test_one_node_at_a_time_control_plane_first_across_a_controller_restart(
     assert all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1))
 
 
+def controller_credential(api: k8s.ApiClient, cluster: KubeCluster) -> k8s.ApiClient:
+    """A token of the chart's stook-controller ServiceAccount (its RBAC is real here)."""
+    apply_chart(api)
+    token = k8s.CoreV1Api(api).create_namespaced_service_account_token(
+        "stook-controller", NAMESPACE, {"spec": {"audiences": [], "expirationSeconds": 600}}
+    )
+    path = cluster.token_kubeconfig("upgrade-controller", str(token.status.token))
+    client: k8s.ApiClient = config.new_client_from_config(config_file=str(path))
+    return client
+
+
+@pytest.mark.parametrize("credential", ["admin", "stook-controller"])
 def test_a_blocking_budget_pauses_the_drain_naming_it_until_it_allows(
-    rig: Rig, player: Callable[..., AgentPlayer]
+    rig: Rig, player: Callable[..., AgentPlayer], cluster: KubeCluster, credential: str
 ) -> None:
+    """Also as the chart's stook-controller ServiceAccount: its ClusterRole grants every call
+    of a rollout (cordon, evictions, budgets, Longhorn's absence, spec and status, finalizer)."""
+    via = controller_credential(rig.api, cluster) if credential != "admin" else None
     node = rig.node("busy")
     namespace = "default"
     pod = f"app-{rig.run}"
@@ -325,7 +349,7 @@ def test_a_blocking_budget_pauses_the_drain_naming_it_until_it_allows(
 
     budget_allows(0)
     player()
-    rig.start_controller()
+    rig.start_controller(via)
     name = rig.upgrade(rig.os_version(), drain={"timeoutSeconds": 2})
 
     paused = rig.wait_phase(name, "Paused")
@@ -342,13 +366,13 @@ def test_a_blocking_budget_pauses_the_drain_naming_it_until_it_allows(
     assert rig.cordoned() == set()
 
 
-def test_the_first_failure_stops_it_then_skip_goes_on_and_abort_uncordons(
+def test_the_first_failure_stops_it_then_retry_skip_and_abort(
     rig: Rig, player: Callable[..., AgentPlayer]
 ) -> None:
     first = rig.node("a")
     second = rig.node("b")
     third = rig.node("c")
-    player(fail={first}, hold={third})
+    playing = player(fail={first}, hold={third})
     rig.start_controller()
     name = rig.upgrade(rig.os_version())
 
@@ -359,13 +383,23 @@ def test_the_first_failure_stops_it_then_skip_goes_on_and_abort_uncordons(
     assert rig.cordoned() == {first}  # the others untouched
     assert [n.step for n in failed.status.nodes] == ["Failed", "Pending", "Pending"]
 
-    rig.client(UPGRADE).patch(name, {"spec": {"skipNodes": [first]}})
-    wait_until(
-        lambda: {n.name: n.step for n in rig.get(name).status.nodes}[second] == "Succeeded",
-        "the next node after the skipped one",
+    # Retry: the node gets a new request (attempt 2), which its agent now carries out.
+    playing.fail = {second}
+    rig.client(UPGRADE).patch(name, {"spec": {"retry": 1}})
+    failed = wait_until(
+        lambda: (u := rig.get(name)).status.nodes[1].step == "Failed" and u,
+        "the retried node to succeed and the next one to fail",
     )
-    assert rig.get(name).status.nodes[0].step == "Skipped"
-    wait_until(lambda: third in rig.cordoned(), "the third node to be taken (its agent is held)")
+    assert failed.status.nodes[0].step == "Succeeded" and failed.status.nodes[0].attempt == 2
+    assert rig.cordoned() == {second}
+
+    # Skip the failed node: the rollout goes on (the skipped node stays cordoned until the end).
+    rig.client(UPGRADE).patch(name, {"spec": {"skipNodes": [second]}})
+    wait_until(
+        lambda: [n.step for n in rig.get(name).status.nodes][1:] == ["Skipped", "Upgrading"],
+        "the third node to be taken (its agent is held)",
+    )
+    assert rig.cordoned() == {second, third}
     rig.client(UPGRADE).patch(name, {"spec": {"abort": True}})
     aborted = rig.wait_phase(name, "Aborted")
     assert rig.cordoned() == set(), aborted.status.message

@@ -3,10 +3,11 @@
 The cluster controller asks by setting this node's step in an Upgrade's status to
 ``Upgrading`` (after cordon and drain); the agent, watching Upgrades, copies the request into
 its NodeUpgrade's spec and works through it in a thread of its own (a download takes minutes,
-a reconcile must not): download (resumable) -> Writing (``stook-os write-slot``, which sets the
-slot next) -> Rebooting (the boot id is recorded *before* ``systemctl reboot``) -> after the
-reboot Verifying -> Succeeded (the new slot booted the new version and was marked good) or
-Failed (it fell back, with the failed health check from the journal). An agent restart picks
+a reconcile must not): download (resumable) -> Writing (``stook-os write-slot --no-set-next``,
+then ``stook-os set-next`` only if the request still stands) -> Rebooting (the boot id is
+recorded *before* ``systemctl reboot``) -> after the reboot Verifying -> Succeeded (the new
+slot booted the new version and was marked good) or Failed (it fell back, with the failed
+health check from the journal). An agent restart picks
 the phase up from the status: a download resumes, a write starts again (the slot was
 invalidated first), a reboot that did not happen is asked again.
 
@@ -361,8 +362,13 @@ class Worker(threading.Thread):
         except ActionError as error:
             self._phase("Failed", str(error))
             return
-        if self.stop.is_set():
+        if self.stop.is_set():  # withdrawn meanwhile: the slot is written, not set next
             raise Stopped()
+        try:
+            self.owner.side.actions.set_next(written.slot)
+        except ActionError as error:
+            self._phase("Failed", str(error))
+            return
         boot_id = self.owner.side.boot_id()
         self._phase(
             "Rebooting",

@@ -15,7 +15,7 @@ HEALTH_UNITS = (
     "stook-health-agent.service", "stook-boot-failed.service",
 )  # fmt: skip
 WRITING = re.compile(r"^writing:\s*([0-9.]+)%")
-WROTE = re.compile(r"^slot ([AB]) holds (\S+)")
+WROTE = re.compile(r"^slot ([AB]) holds ([^\s;]+)")
 WRITE_TIMEOUT = 3600.0
 COMMAND_TIMEOUT = 60.0
 
@@ -41,8 +41,10 @@ class OsActions:
     journalctl: Sequence[str] = ("journalctl",)
 
     def write_slot(self, image: Path, sha256: str, progress: Callable[[float], None]) -> Written:
-        """Write *image* into the passive slot and set it next; progress as a fraction."""
-        command = [*self.stook_os, "write-slot", str(image), "--sha256", sha256]
+        """Write *image* into the passive slot (not yet set next: a write that is stopped
+        midway, or an upgrade aborted meanwhile, must not change the next boot); progress as a
+        fraction."""
+        command = [*self.stook_os, "write-slot", str(image), "--sha256", sha256, "--no-set-next"]
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -68,16 +70,23 @@ class OsActions:
             )
         return written
 
+    def set_next(self, slot: str) -> None:
+        """Try *slot* on the next boot (right before the reboot)."""
+        self._run([*self.stook_os, "set-next", slot])
+
     def reboot(self) -> None:
+        self._run(list(self.reboot_command))
+
+    def _run(self, command: list[str]) -> None:
         try:
             result = subprocess.run(
-                list(self.reboot_command), capture_output=True, text=True, timeout=COMMAND_TIMEOUT
+                command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT
             )
         except (OSError, subprocess.TimeoutExpired) as error:
-            raise ActionError(f"{' '.join(self.reboot_command)} failed: {error}") from None
+            raise ActionError(f"{' '.join(command)} failed: {error}") from None
         if result.returncode != 0:
             raise ActionError(
-                f"{' '.join(self.reboot_command)} failed (exit {result.returncode}): "
+                f"{' '.join(command)} failed (exit {result.returncode}): "
                 f"{_tail(result.stderr) or 'no message'}"
             )
 

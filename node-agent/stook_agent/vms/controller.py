@@ -228,8 +228,10 @@ class VirtualServerReconciler(Reconciler):
 
     def _act(self, obj: Object, key: str, vs: VirtualServer, vm: str, action: str) -> Result:
         namespace = vs.metadata.namespace or ""
-        vm_obj = self._cached("vm", namespace, vm)
-        vmi = self._cached("vmi", namespace, vm)
+        # Read live, not from the caches: an action is rare, and deciding it on a cache that
+        # has not yet seen the VM or its instance would refuse or queue the wrong thing.
+        vm_obj = _get(self.clients.vms, f"{namespace}/{vm}")
+        vmi = _get(self.clients.vmis, f"{namespace}/{vm}")
         vmi_status = (vmi or {}).get("status") or {}
         pending = bool(((vm_obj or {}).get("status") or {}).get("stateChangeRequests"))
         try:

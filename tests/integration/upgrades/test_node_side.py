@@ -182,6 +182,9 @@ def test_download_resumes_after_an_agent_restart_then_write_reboot_and_report(ri
             )
             assert done.status.phase == "Rebooting", done.status.message
             assert server.requests[-1]["Range"] == f"bytes={kept}-"
+            # The phase is written before the reboot is asked for (the boot id must be on
+            # record first), so the recorder may lag the status by a moment.
+            wait_until(rig.reboots.exists, "the reboot command to run")
             assert rig.reboots.read_text() == "reboot\n"
             env = rig.fake.env()
             assert env.b.version == "2.0" and env.order == ("B", "A") and not env.b.ok

@@ -9,15 +9,15 @@ environment is read. The lock file names its holder, so a refusal says who holds
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from stook_core.filelock import HeldError, holding
+
 LOCK = Path("/run/lock/stook-os.lock")
 WAIT_SECONDS = 10.0  # a set-next or mark-good ends within this; write-slot takes minutes
-POLL_SECONDS = 0.2
 
 
 class LockHeldError(RuntimeError):
@@ -35,27 +35,20 @@ def hold(
 ) -> Iterator[None]:
     """Hold the lock at *path* for *command*, waiting up to *wait* seconds (WAIT_SECONDS by
     default) for a holder to end."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+", encoding="utf-8") as handle:
-        deadline = clock() + (WAIT_SECONDS if wait is None else wait)
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if clock() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another process"
-                    raise LockHeldError(
-                        f"another stook-os command is running ({holder}; lock {path}): "
-                        f"wait for it to end, then run {command} again"
-                    ) from None
-                sleep(POLL_SECONDS)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"stook-os {command}, pid {os.getpid()}\n")
-        handle.flush()
+    with contextlib.ExitStack() as stack:
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            stack.enter_context(
+                holding(
+                    path,
+                    f"stook-os {command}, pid {os.getpid()}",
+                    WAIT_SECONDS if wait is None else wait,
+                    clock=clock,
+                    sleep=sleep,
+                )
+            )
+        except HeldError as error:
+            raise LockHeldError(
+                f"another stook-os command is running ({error.holder}; lock {path}): "
+                f"wait for it to end, then run {command} again"
+            ) from None
+        yield

@@ -11,7 +11,6 @@ events without running anything.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shlex
 import shutil
@@ -20,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from stook_core.filelock import HeldError, holding
 from stook_core.osimage import Copied, Progress, copy_image, read_back_sha256, sha256_prefix
 from stook_installer.engine import biosboot
 from stook_installer.engine.actions import (
@@ -236,27 +236,18 @@ def install_lock(path: str | None) -> Iterator[None]:
     if not path:
         yield
         return
-    with Path(path).open("a+", encoding="utf-8") as handle:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            stack.enter_context(holding(Path(path), f"pid {os.getpid()} on {_tty_name()}"))
+        except HeldError as error:
             raise InstallFailed(
                 "lock",
                 f"flock {path}",
-                f"another installer is already installing this machine ({holder})",
+                f"another installer is already installing this machine ({error.holder})",
                 "Nothing was touched. Follow the install on the other console, or wait for it "
                 "to end before starting again.",
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {_tty_name()}\n")
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
 
 
 def _tty_name() -> str:

@@ -56,6 +56,17 @@ def make_config(name: str = "create", **install: Any) -> InstallConfig:
 # --- loop devices (root) ------------------------------------------------------------------------
 
 
+def partition_ab(device: str, slot_mib: int) -> None:
+    """An 8 MiB STOOK_EFI and slots STOOK_A and STOOK_B of *slot_mib* each on *device*, in the
+    order an installed disk has them (partitions 1-3)."""
+    subprocess.run(
+        ["sgdisk", "-n", "1:0:+8M", "-c", "1:STOOK_EFI", "-n", f"2:0:+{slot_mib}M", "-c",
+         "2:STOOK_A", "-n", f"3:0:+{slot_mib}M", "-c", "3:STOOK_B", device],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(["partprobe", device], check=True)
+
+
 @contextmanager
 def loop_disks(folder: Path, sizes: list[int]) -> Iterator[list[str]]:
     """Sparse images of *sizes* bytes attached as partitioned loop devices; always detached."""

@@ -14,7 +14,7 @@ import pytest
 from stook_core.boot import cli, slots
 from stook_core.osimage import image_size
 from support.fake_node import FAKE_CMDLINE_A, FakeNode, booted_a
-from support.install_engine import loop_disks
+from support.install_engine import loop_disks, partition_ab
 from support.tiers import require_commands, require_root
 
 MiB = 1 << 20
@@ -42,12 +42,7 @@ def test_writes_a_slot_partition_from_an_image_device(
         disk, image_device, other_disk,
     ):  # fmt: skip
         for device in (disk, other_disk):
-            subprocess.run(
-                ["sgdisk", "-n", "1:0:+8M", "-c", "1:STOOK_EFI", "-n", "2:0:+16M", "-c",
-                 "2:STOOK_A", "-n", "3:0:+16M", "-c", "3:STOOK_B", device],
-                check=True, capture_output=True,
-            )  # fmt: skip
-            subprocess.run(["partprobe", device], check=True)
+            partition_ab(device, 16)
         subprocess.run(["mkfs.ext4", "-q", f"{disk}p1"], check=True)
         subprocess.run(["mount", f"{disk}p1", str(esp)], check=True)
         try:

@@ -38,7 +38,7 @@ from stook_agent.upgrades.resources import NODE_UPGRADE, UPGRADE
 from stook_core.boot import slots
 from support.fake_node import FAKE_CMDLINE_A, FAKE_CMDLINE_B, FakeNode, booted_a
 from support.imageserver import ImageServer, serve_image
-from support.install_engine import loop_disks
+from support.install_engine import loop_disks, partition_ab
 from support.tiers import require_commands, require_root
 
 MiB = 1 << 20
@@ -85,12 +85,7 @@ def rig(tmp_path: Path, api: k8s.ApiClient, node: str) -> Iterator[Rig]:
     esp = tmp_path / "esp"
     esp.mkdir()
     with loop_disks(tmp_path, [64 * MiB]) as (disk,):
-        subprocess.run(
-            ["sgdisk", "-n", "1:0:+8M", "-c", "1:STOOK_EFI", "-n", "2:0:+24M", "-c",
-             "2:STOOK_A", "-n", "3:0:+24M", "-c", "3:STOOK_B", disk],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        subprocess.run(["partprobe", disk], check=True)
+        partition_ab(disk, 24)
         subprocess.run(["mkfs.ext4", "-q", f"{disk}p1"], check=True)
         subprocess.run(["mount", f"{disk}p1", str(esp)], check=True)
         try:

@@ -1,21 +1,50 @@
-"""The real node OS image for e2e tests: ``STOOK_OS_IMAGE`` (a squashfs built by
-iso-build/build-rootfs.sh), else built once with that script and cached under
-``~/.cache/stook/e2e/<hash of iso-build/ and the Python sources>/`` (STOOK_CACHE moves it)."""
+"""The real node OS images for e2e tests.
+
+- ``os_image()``: v1, ``STOOK_OS_IMAGE`` (a squashfs built by iso-build/build-rootfs.sh), else
+  built once with that script and cached under ``~/.cache/stook/e2e/<hash of iso-build/ and
+  the Python sources>/`` (STOOK_CACHE moves it).
+- ``derived_image(V2)``, ``derived_image(V3)``: the upgrade targets, made from v1 by re-running
+  the build's last stages (os-release with another VERSION, then the squashfs) on v1's unpacked
+  tree, so a fresh machine pays one more ``mksquashfs``, not another Debian rootfs. V3 is a
+  broken build: its kernel and userspace boot, but it ships without the OpenSSH server, so the
+  required boot check stook-health-sshd.service fails and the real ``stook-boot-failed`` path
+  runs (GRUB falls back). Cached next to v1.
+
+The cache is shared by every checkout on the machine: a build prunes only the older builds that
+this checkout made (each build folder names its maker in ``.owner``), never another's.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
-from support.tiers import require_tier
+from support.tiers import require_commands, require_tier
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = "0.1.0-e2e"
 SOURCES = ("iso-build", "core", "installer", "node-agent", "pyproject.toml")
 BUILD_SECONDS = 1800  # cold: Debian rootfs (mmdebstrap) + wheels; warm: about 2 min
+DERIVE_SECONDS = 900  # unsquashfs + mksquashfs of the ~270 MB image: about 2 min under load
+OWNER = ".owner"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An image derived from v1: another VERSION and, for a broken build, files left out."""
+
+    version: str
+    left_out: tuple[str, ...] = ()  # paths in the tree (relative) the build "forgot"
+
+
+V2 = Variant("0.2.0-e2e")
+V3 = Variant("0.3.0-e2e", left_out=("usr/sbin/sshd",))  # boot check stook-health-sshd fails
+V3_FAILED_CHECK = "stook-health-sshd.service"
 
 
 def source_hash() -> str:
@@ -32,6 +61,10 @@ def source_hash() -> str:
     return digest.hexdigest()[:16]
 
 
+def cache_root() -> Path:
+    return Path(os.environ.get("STOOK_CACHE", Path.home() / ".cache" / "stook")) / "e2e"
+
+
 def os_image(*, stream: bool = False) -> Path:
     """The squashfs to install (building it when needed; root and mmdebstrap required).
     *stream* shows the build's progress instead of keeping it for a failure message."""
@@ -45,28 +78,120 @@ def os_image(*, stream: bool = False) -> Path:
         "mmdebstrap and mksquashfs (to build the OS image)",
         "apt-get install -y mmdebstrap squashfs-tools, or set STOOK_OS_IMAGE",
     )
-    cache = Path(os.environ.get("STOOK_CACHE", Path.home() / ".cache" / "stook"))
-    out = cache / "e2e" / source_hash()
+    out = cache_root() / source_hash()
     image = out / f"stook-os-{VERSION}.squashfs"
     if image.is_file():
         return image
-    partial = out.with_name(out.name + ".partial")
+    partial = out.with_name(f"{out.name}.partial.{os.getpid()}")  # two builds never share one
     shutil.rmtree(partial, ignore_errors=True)
-    result = subprocess.run(
-        [str(ROOT / "iso-build" / "build-rootfs.sh"), "--version", VERSION, "--out", str(partial)],
-        capture_output=not stream, text=True, timeout=BUILD_SECONDS, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, (
-        f"iso-build/build-rootfs.sh failed ({result.returncode}):\n"
-        f"{(result.stdout or '')[-3000:]}\n{(result.stderr or '')[-5000:]}"
-    )
-    # Keep only this build: each source change makes a new ~300 MB image.
-    for old in out.parent.iterdir():
-        if old != partial:
-            shutil.rmtree(old, ignore_errors=True)
-    partial.rename(out)
+    try:
+        result = subprocess.run(
+            [str(ROOT / "iso-build" / "build-rootfs.sh"), "--version", VERSION,
+             "--out", str(partial)],
+            capture_output=not stream, text=True, timeout=BUILD_SECONDS, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, (
+            f"iso-build/build-rootfs.sh failed ({result.returncode}):\n"
+            f"{(result.stdout or '')[-3000:]}\n{(result.stderr or '')[-5000:]}"
+        )
+        (partial / OWNER).write_text(f"{ROOT}\n")
+        try:
+            partial.rename(out)
+        except OSError:  # another process of this checkout finished the same build first
+            if not image.is_file():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    prune_own(keep=out)
     return image
+
+
+def prune_own(keep: Path) -> None:
+    """Each source change makes a new ~300 MB build: remove this checkout's older ones (and
+    only those: other checkouts' builds, in use or not, are theirs)."""
+    for old in keep.parent.iterdir():
+        if old == keep or not old.is_dir() or ".partial" in old.name:
+            continue
+        try:
+            owner = (old / OWNER).read_text().strip()
+        except OSError:
+            continue  # not made by this code (or by an older version of it): not ours
+        if owner == str(ROOT):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def derived_image(variant: Variant) -> Path:
+    """v1 with *variant*'s VERSION (and files left out), built once next to v1."""
+    return derive(os_image(), variant)
+
+
+def derive(base: Path, variant: Variant) -> Path:
+    """*base* with *variant*'s VERSION (and files left out), next to it (kept once made)."""
+    require_commands("unsquashfs", "mksquashfs")
+    image = base.parent / f"stook-os-{variant.version}.squashfs"
+    if image.is_file():
+        return image
+    work = base.parent / f".derive-{variant.version}.{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        tree = work / "rootfs"
+        run(["unsquashfs", "-no-progress", "-quiet", "-d", str(tree), str(base)])
+        set_version(tree, variant.version)
+        for name in variant.left_out:
+            (tree / name).unlink()
+        partial = work / image.name
+        # As build-rootfs.sh packs it: gzip (GRUB reads the kernel from inside the image).
+        run(["mksquashfs", str(tree), str(partial), "-noappend", "-comp", "gzip", "-quiet",
+             "-no-progress", "-processors", "2"])  # fmt: skip
+        digest = sha256_file(partial)
+        (work / f"{image.name}.sha256").write_text(f"{digest}  {image.name}\n")
+        (work / f"{image.name}.sha256").replace(f"{image}.sha256")
+        partial.replace(image)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return image
+
+
+def set_version(tree: Path, version: str) -> None:
+    """Rewrite the os-release VERSION fields (what the boot environment records)."""
+    release = tree / "usr" / "lib" / "os-release"
+    lines = []
+    for line in release.read_text().splitlines():
+        key = line.partition("=")[0]
+        if key in ("VERSION", "VERSION_ID"):
+            line = f'{key}="{version}"'
+        elif key == "PRETTY_NAME":
+            line = f'PRETTY_NAME="Stook OS {version} (Debian 12)"'
+        lines.append(line)
+    release.write_text("\n".join(lines) + "\n")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def image_sha256(image: Path) -> str:
+    """The SHA-256 recorded next to *image* (computed when there is no record)."""
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"{image}.sha256").read_text().split()[0]
+    return sha256_file(image)
+
+
+def run(argv: list[str]) -> None:
+    result = subprocess.run(
+        argv, capture_output=True, text=True, timeout=DERIVE_SECONDS, check=False
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(argv)} failed ({result.returncode}): {result.stderr[-3000:]}"
+    )
 
 
 if __name__ == "__main__":  # scripts/setup.d/os-image.sh: build before pytest, with progress
     print(os_image(stream=True))
+    for variant in (V2, V3):  # the upgrade targets of tests/e2e/test_upgrades.py
+        print(derived_image(variant))

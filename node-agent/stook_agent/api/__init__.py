@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from stook_agent.api.blockdevice import BlockDevice
 from stook_agent.api.meta import GROUP, NODE_LABEL, VERSION, StookObject
+from stook_agent.api.network import ClusterNetwork, UplinkConfig, VMNetwork
+from stook_agent.api.networkchange import ManagementChange
+from stook_agent.api.networknode import NicInventory, NodeNetwork
 from stook_agent.api.nodestatus import NodeStatus
 from stook_agent.api.nodeupgrade import NodeUpgrade
 from stook_agent.api.osversion import OSVersion
@@ -22,6 +25,12 @@ KINDS: tuple[type[StookObject], ...] = (
     Upgrade,
     NodeUpgrade,
     VirtualServer,
+    ClusterNetwork,
+    UplinkConfig,
+    VMNetwork,
+    NodeNetwork,
+    NicInventory,
+    ManagementChange,
 )
 
 __all__ = [
@@ -30,10 +39,16 @@ __all__ = [
     "NODE_LABEL",
     "VERSION",
     "BlockDevice",
+    "ClusterNetwork",
+    "ManagementChange",
+    "NicInventory",
+    "NodeNetwork",
     "NodeStatus",
     "NodeUpgrade",
     "OSVersion",
     "StookObject",
     "Upgrade",
+    "UplinkConfig",
+    "VMNetwork",
     "VirtualServer",
 ]

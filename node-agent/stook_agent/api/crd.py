@@ -28,6 +28,7 @@ Schema = dict[str, Any]
 _ORDER = (
     "description", "type", "format", "enum", "default", "pattern", "minLength", "maxLength",
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems",
+    "minProperties", "maxProperties",
     "required", "properties", "items", "additionalProperties",
     "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-preserve-unknown-fields",
     "x-kubernetes-validations",

@@ -48,9 +48,9 @@ def path_of(loc: Loc) -> str:
     return functools.reduce(child_path, loc, "")
 
 
-def _model_at(loc: Loc) -> type[BaseModel] | None:
+def _model_at(loc: Loc, root: type[BaseModel] = InstallConfig) -> type[BaseModel] | None:
     """The model class that holds the field at *loc* (used to suggest a misspelt key)."""
-    model: Any = InstallConfig
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue
@@ -69,12 +69,12 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
     return model if isinstance(model, type) else None
 
 
-def _message(error: ErrorDetails) -> str:
+def _message(error: ErrorDetails, root: type[BaseModel]) -> str:
     kind = error["type"]
     if kind == RULE_ERROR:
         return error["msg"]
     if kind == "extra_forbidden":
-        owner = _model_at(error["loc"][:-1])
+        owner = _model_at(error["loc"][:-1], root)
         names = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
         close = difflib.get_close_matches(str(error["loc"][-1]), names, n=1)
         return "is not a known field" + (f"; did you mean {close[0]}?" if close else "")
@@ -83,12 +83,17 @@ def _message(error: ErrorDetails) -> str:
     return _MESSAGES.get(kind, error["msg"])
 
 
-def _problem(error: ErrorDetails) -> Problem:
+def problem_of(
+    error: ErrorDetails, root: type[BaseModel] = InstallConfig, *, secret: bool = False
+) -> Problem:
+    """One pydantic error of a *root* document as a Problem (*secret*: never show the value)."""
     path = path_of(error["loc"])
-    hide_value = error["type"] in ("missing", "extra_forbidden") or isinstance(
-        error.get("input"), (dict, list)
+    hide_value = (
+        secret
+        or error["type"] in ("missing", "extra_forbidden")
+        or isinstance(error.get("input"), (dict, list))
     )
-    return Problem.of(path, _message(error), error.get("input"), missing=hide_value)
+    return Problem.of(path, _message(error, root), error.get("input"), missing=hide_value)
 
 
 def _prune(data: Any, locs: list[Loc]) -> Any:
@@ -150,7 +155,7 @@ def validate_document(data: Any) -> tuple[InstallConfig | None, list[Problem]]:
         config = InstallConfig.model_validate(data)
     except ValidationError as error:
         details = error.errors()
-        problems = [_problem(detail) for detail in details]
+        problems = [problem_of(detail) for detail in details]
         partial = _with_stand_ins(data, details)
         if partial is not None:
             problems += check_rules(partial, frozenset(p.path for p in problems))

@@ -119,7 +119,7 @@ chroot "$tree" python3 -m venv --without-pip /usr/lib/stook/venv
 env -u PIP_FIND_LINKS chroot "$tree" /usr/lib/stook/venv/bin/python "/tmp/stook-wheels/$pipwhl/pip" install -q \
   --no-index --no-cache-dir --find-links /tmp/stook-wheels stook
 rm -rf "$tree/tmp/stook-wheels"
-for tool in stook-os stook-agent stook-installer; do
+for tool in stook-os stook-net stook-agent stook-installer; do
   ln -sf "/usr/lib/stook/venv/bin/$tool" "$tree/usr/bin/$tool"
 done
 chroot "$tree" stook-os --help >/dev/null

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from stook_core.config.model import DiskMatch, InstallConfig, NicRef
+from stook_core.config.model import DiskMatch, InstallConfig
 from stook_core.diskmatch import DiskMatchError, resolve
-from stook_core.hardware import Disk, Machine, Nic
+from stook_core.hardware import Disk, Machine
 from stook_core.layout import DATA_MIN, NEEDS, PART_MIN
+from stook_core.net.management import find_nic
 from stook_core.problems import Problem
 from stook_core.units import format_size
 
@@ -156,19 +157,6 @@ def _size_checks(config: InstallConfig, choice: DiskChoice) -> Iterator[Problem]
             yield _problem(
                 path, f"{disk.path} is a removable disk (a USB stick?)", severity=WARNING
             )
-
-
-def find_nic(ref: NicRef, nics: list[Nic]) -> Nic | None:
-    """The NIC *ref* names; with a name and a MAC both must fit the same NIC. A MAC is the
-    permanent one first: an enslaved NIC's current MAC is the bond's (its first port's), so
-    the current address is tried only when no NIC has that permanent MAC."""
-
-    def fits(nic: Nic, mac: str | None) -> bool:
-        return (ref.name is None or ref.name == nic.name) and (ref.mac is None or ref.mac == mac)
-
-    return next((n for n in nics if fits(n, n.identity_mac)), None) or next(
-        (n for n in nics if fits(n, n.mac.lower())), None
-    )
 
 
 def _nic_checks(config: InstallConfig, machine: Machine) -> Iterator[Problem]:

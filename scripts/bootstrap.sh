@@ -13,7 +13,8 @@ log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 APT_BASE=(python3 python3-venv python3-dev ca-certificates git curl)
 APT_TEST=(util-linux fdisk xorriso gdisk dosfstools e2fsprogs parted squashfs-tools iproute2 kmod
           qemu-system-x86 qemu-utils ovmf openssh-client grub-common mmdebstrap
-          grub-pc-bin grub-efi-amd64-bin grub2-common mtools systemd)
+          grub-pc-bin grub-efi-amd64-bin grub2-common mtools systemd
+          chromium)  # chromium: the console tests (Playwright drives /usr/bin/chromium)
 APT_BUILD=(mmdebstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtools
            dosfstools qemu-system-x86 qemu-utils ovmf openssh-client
            grub2-common gdisk parted e2fsprogs)

@@ -27,6 +27,7 @@ trap 'rm -rf "$work"' EXIT
 renderings=(
   "defaults|"
   "no-rbac|--set rbac.create=false --set serviceAccount.name=existing"
+  "console|--set console.enabled=true --set console.image.repository=registry.example/stook-console --set console.tls.secretName=console-tls --set console.service.type=NodePort --set console.service.nodePort=30443"
   "metrics|--set metrics.scrapeConfig.enabled=true --set metrics.scrapeConfig.port=9100 --set metrics.scrapeConfig.interval=1m --set metrics.scrapeConfig.labels.release=kube-prometheus-stack"
 )
 for entry in "${renderings[@]}"; do
@@ -38,6 +39,17 @@ for entry in "${renderings[@]}"; do
   # ScrapeConfig is prometheus-operator's CRD: no schema offline, checked by hand below.
   "$kubeconform" -strict -summary -skip ScrapeConfig -schema-location "$location" "$work/$name.yaml"
 done
+grep -q 'stook-console$' "$work/defaults.yaml" \
+  && { echo "helm.sh: the console must be off by default (it needs an image)" >&2; exit 1; }
+for want in 'kind: Deployment' 'automountServiceAccountToken: false' 'node-role.kubernetes.io/control-plane: "true"' \
+  'secretName: console-tls' 'nodePort: 30443' 'name: kube-root-ca.crt'; do
+  grep -qF -- "$want" "$work/console.yaml" \
+    || { echo "helm.sh: rendering 'console' lacks '$want'" >&2; exit 1; }
+done
+if "$helm" template stook "$CHART" --set console.enabled=true >/dev/null 2>&1; then
+  echo "helm.sh: console.enabled without console.image.repository rendered" >&2
+  exit 1
+fi
 grep -q 'kind: ScrapeConfig' "$work/defaults.yaml" \
   && { echo "helm.sh: the ScrapeConfig must be off by default" >&2; exit 1; }
 for want in 'kind: ScrapeConfig' 'role: Node' 'replacement: "${1}:9100"' 'scrapeInterval: 1m' \

@@ -1,0 +1,1 @@
+"""Stook web console (docs/console.md)."""

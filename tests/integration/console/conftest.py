@@ -1,0 +1,99 @@
+"""Fixtures for the console tests: the real kube-apiserver with Stook's CRDs and the chart's
+console roles, a real ``stook-console`` process, Debian's chromium under Playwright, two users
+(ServiceAccount tokens bound to stook-upgrade-operator and stook-console-viewer), and the
+upgrade rig of the rollout tests (the real rollout controller; the node agents played by the
+test, ``AgentPlayer``, which writes what a node's agent would: named as such there).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kubernetes import client as k8s
+from playwright.sync_api import Browser, Page
+
+from integration.agent.conftest import api, cluster  # noqa: F401 (shared fixtures)
+from integration.upgrades.test_rollout import player, rig  # noqa: F401 (shared fixtures)
+from support.apiserver import KubeCluster
+from support.browser import ConsoleProcess, chromium, running_console
+from support.chart import apply_chart
+
+NAMESPACE = "stook-console-test"
+REPO = Path(__file__).resolve().parents[3]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+
+
+@dataclass(frozen=True)
+class User:
+    name: str  # as the API server authenticates it
+    token: str
+
+
+def service_account_user(admin: k8s.ApiClient, name: str, role: str) -> User:
+    core, rbac = k8s.CoreV1Api(admin), k8s.RbacAuthorizationV1Api(admin)
+    core.create_namespaced_service_account(NAMESPACE, {"metadata": {"name": name}})
+    rbac.create_cluster_role_binding({
+        "metadata": {"name": f"{NAMESPACE}-{name}"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}],
+    })  # fmt: skip
+    token = core.create_namespaced_service_account_token(
+        name, NAMESPACE, {"spec": {"audiences": [], "expirationSeconds": 3600}}
+    )
+    return User(f"system:serviceaccount:{NAMESPACE}:{name}", str(token.status.token))
+
+
+@pytest.fixture(scope="session")
+def users(api: k8s.ApiClient) -> dict[str, User]:  # noqa: F811
+    """The chart's console roles, bound to two ServiceAccounts (RBAC is real here)."""
+    apply_chart(api)
+    core = k8s.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": NAMESPACE}})
+    return {
+        "admin": service_account_user(api, "console-admin", "stook-upgrade-operator"),
+        "viewer": service_account_user(api, "console-viewer", "stook-console-viewer"),
+    }
+
+
+@pytest.fixture(scope="session")
+def console(
+    cluster: KubeCluster,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ConsoleProcess]:
+    """The console in development mode against the test API server. The kubeconfig is the
+    admin's, and the console must ignore its credentials (the viewer test shows it does)."""
+    with running_console(cluster.kubeconfig, tmp_path_factory.mktemp("console")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser: Browser, console: ConsoleProcess) -> Iterator[Page]:
+    """A fresh browser context (no cookies) at 1280x800, in a zone other than UTC."""
+    context = browser.new_context(
+        base_url=console.url,
+        ignore_https_errors=True,  # the console's self-signed default certificate
+        viewport={"width": 1280, "height": 800},
+        timezone_id="America/New_York",
+    )
+    context.set_default_timeout(30_000)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    """docs/screenshots/<name>.png when STOOK_CONSOLE_SCREENSHOTS=1
+    (scripts/console-screenshots.sh), else nothing: a normal run leaves the committed ones."""
+    if os.environ.get("STOOK_CONSOLE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

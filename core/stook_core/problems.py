@@ -12,7 +12,13 @@ REDACTED = "<redacted>"
 # Field paths whose values are secrets: a problem report never shows their value. Proxy URLs
 # are among them: whatever is wrong with one, its text may hold a password (user:pass@host).
 SECRET_FIELDS = frozenset(
-    {"install.token", "install.password", "install.proxy.http_proxy", "install.proxy.https_proxy"}
+    {
+        "install.token",
+        "install.password",
+        "install.proxy.http_proxy",
+        "install.proxy.https_proxy",
+        "install.join_check.api_token",
+    }
 )
 KERNEL_PREFIX = "stook."
 SHOWN_CHARACTERS = 80  # a longer value is cut: a report line must stay readable

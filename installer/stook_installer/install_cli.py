@@ -6,9 +6,14 @@ install needs consent: ``install.confirm_erase: true`` in the config or
 ``stook.install.confirm_erase=true`` on the kernel command line. ``--dry-run`` prints the plan
 (every command and file) and touches nothing.
 
+A joining node first checks the cluster it joins (engine/join.py: the server's CA against the
+token, /ping, the API through the VIP, the hostname not yet a node) and touches no disk unless
+that passes; a dry run lists those checks without making them.
+
 Exit codes: 0 done, 1 install failed, 2 invalid config or machine (a missing or broken
-``--machine`` profile included), 3 no consent, 4 no TUI, 70 internal error (a bug: the report
-names the file holding the traceback; ``--debug`` prints it), 130 interrupted.
+``--machine`` profile included), 3 no consent, 4 no TUI, 5 the cluster to join refused or did
+not answer (join check), 70 internal error (a bug: the report names the file holding the
+traceback; ``--debug`` prints it), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -33,10 +38,12 @@ from stook_installer import __version__
 from stook_installer.engine.consent import Consent
 from stook_installer.engine.events import ConsoleSink, EventSink, JsonLinesSink, fan_out
 from stook_installer.engine.image import DEFAULT_IMAGE
+from stook_installer.engine.join import JoinRefused, check_join, join_checks
 from stook_installer.engine.plan import Plan, build_plan
 from stook_installer.engine.runner import InstallFailed, execute
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NO_CONSENT, EXIT_NO_TUI = 0, 1, 2, 3, 4
+EXIT_JOIN_REFUSED = 5
 PROC_CMDLINE = Path("/proc/cmdline")
 # --act-after-install: what install.after_install runs once an unattended install is done.
 AFTER_INSTALL_COMMANDS = {
@@ -182,12 +189,19 @@ def run_automatic(args: argparse.Namespace, document: dict[str, Any], source: st
         if consent is None:
             out.write("Note: the config has no consent (install.confirm_erase); a real run "
                       "would refuse.\n")  # fmt: skip
+        out.write("".join(f"{line}\n" for line in join_checks(config.install)))
     else:
         out.write("\n".join([*plan.erase_notice(), *(f"Warning: {w}" for w in plan.warnings)]))
         out.write("\n")
         if consent is None:
             print(f"Refusing to install: no consent to erase.\n{CONSENT_HOWTO}", file=sys.stderr)
             return EXIT_NO_CONSENT
+        with _sink(args.events, out) as sink:
+            try:
+                check_join(config.install, sink)
+            except JoinRefused as refused:
+                print(f"Join check failed: {refused}", file=sys.stderr)
+                return EXIT_JOIN_REFUSED
     return _execute(args, plan, consent)
 
 

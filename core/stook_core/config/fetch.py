@@ -77,6 +77,8 @@ class Location:
     url: str
     sha256: str | None = None
     ca_file: Path | None = None
+    # Extra request headers (an Authorization may be a secret: never shown in the repr).
+    headers: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:
         return f"Location({redact_url(self.url)!r}, sha256={self.sha256!r}, ca={self.ca_file!r})"
@@ -185,6 +187,7 @@ class _Attempt:
     def _request(self) -> urllib.request.Request:
         parts = urlsplit(self.location.url)
         headers = {"Accept": "application/yaml, text/yaml, */*", "User-Agent": "stook-installer"}
+        headers.update(self.location.headers)
         if parts.username is not None:  # user:password@ becomes HTTP basic auth
             pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
@@ -289,6 +292,17 @@ def _run_once(location: Location, context: ssl.SSLContext, timeout: float) -> by
         raise outcome["error"]
     body: bytes = outcome["body"]
     return body
+
+
+def get_once(location: Location, context: ssl.SSLContext, timeout: float) -> bytes:
+    """One GET of *location* trusting *context*, bounded by *timeout* for everything and by
+    the size cap; raises what urllib raises (``describe_failure`` says what it means)."""
+    return _run_once(location, context, timeout)
+
+
+def describe_failure(error: BaseException) -> tuple[str, bool]:
+    """What a failed GET means for the operator, and whether another attempt may heal it."""
+    return _describe(error)
 
 
 @dataclass

@@ -48,6 +48,7 @@ from stook_core.units import parse_size
 API_VERSION = "stook.io/v1beta1"
 KIND = "InstallConfig"
 RKE2_SUPERVISOR_PORT = 9345
+KUBE_API_PORT = 6443
 PASSWORD_MIN_LENGTH = 8
 # SHA-512 crypt's work grows with the square of the password length (its P and S sequences), so
 # a plain password longer than this is refused before it is hashed.
@@ -464,6 +465,48 @@ def _server_url(value: Any) -> Any:
 ServerUrl = Annotated[str, BeforeValidator(_server_url)]
 
 
+def _api_url(value: Any) -> Any:
+    """Normalise to ``https://host:port`` (port 6443, the Kubernetes API, when omitted)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    parts = urlsplit(text if "://" in text else f"https://{text}")
+    if parts.scheme != "https":
+        raise fail("must use https://")
+    try:
+        port = parts.port or KUBE_API_PORT
+    except ValueError:
+        raise fail("has an invalid port") from None
+    host = parts.hostname
+    if not host or not is_host(host):
+        raise fail("needs a host name or IP address, for example https://10.0.0.10:6443")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise fail("must be only https://HOST[:PORT], without path, query or user")
+    shown = f"[{host}]" if ":" in host else host
+    return f"https://{shown}:{port}"
+
+
+ApiUrl = Annotated[str, BeforeValidator(_api_url)]
+
+
+class JoinCheck(Strict):
+    """What a joining node checks on its cluster before it touches a disk (docs/fleet.md)."""
+
+    api_url: ApiUrl | None = Field(
+        None,
+        description="the cluster's Kubernetes API through its VIP, https://VIP:6443; "
+        "default: the server_url host on port 6443",
+    )
+    api_token: Token | None = Field(
+        None,
+        description="a bearer token that may get nodes; without it the check that the "
+        "hostname is not a node yet is skipped (and said)",
+    )
+    wait: Annotated[WholeNumber, within(0, 86400)] = Field(
+        0, description="seconds to wait for the server to answer (a rack boots all at once)"
+    )
+
+
 # --- the document -------------------------------------------------------------------------------
 
 
@@ -494,6 +537,9 @@ class InstallSpec(Strict):
         None, description="join: an existing server, https://HOST:9345"
     )
     token: Token = Field(description="the cluster's shared secret")
+    join_check: JoinCheck | None = Field(
+        None, description="join: what is checked on the cluster before any disk is touched"
+    )
     vip: Vip | None = None
     install_disk: DiskMatch
     data_disk: DiskMatch | None = Field(

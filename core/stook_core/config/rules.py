@@ -79,6 +79,16 @@ def _server_url_by_mode(spec: InstallSpec) -> Iterator[Problem]:
 
 
 @rule(
+    "join-check-by-mode",
+    "join_check is what a joining node checks: create must not have it",
+    reads=(f"{P}.mode", f"{P}.join_check"),
+)
+def _join_check_by_mode(spec: InstallSpec) -> Iterator[Problem]:
+    if spec.mode == "create" and spec.join_check is not None:
+        yield Problem.of(f"{P}.join_check", "is only used in mode join")
+
+
+@rule(
     "vip-by-mode",
     "create needs a VIP; join must not have one (it joins server_url)",
     reads=(f"{P}.mode", f"{P}.vip"),

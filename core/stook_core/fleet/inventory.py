@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from stook_core.config.checks import Check
+from stook_core.config.checks import Check, within
 from stook_core.config.model import (
     Address,
     AnyAddress,
@@ -28,12 +28,16 @@ from stook_core.config.model import (
     Strict,
     Token,
     Vip,
+    WholeNumber,
     as_csv_list,
     as_list,
 )
 
 CLUSTER_VAR = "stook_cluster"
 NODE_VAR = "stook_node"
+# In a rack every node PXE-boots at once, and the first node needs minutes before its server
+# answers: a joining node waits this long for it by default.
+DEFAULT_JOIN_WAIT = 1800
 
 
 class ClusterVars(Strict):
@@ -56,6 +60,15 @@ class ClusterVars(Strict):
     password: PasswordHash | None = None
     ssh_authorized_keys: Annotated[list[AuthorizedKey], BeforeValidator(as_list)] = Field(
         default_factory=list
+    )
+    api_token: Token | None = Field(
+        None,
+        description="a bearer token that may get nodes: joining nodes check with it that their "
+        "hostname is not a node yet (install.join_check.api_token)",
+    )
+    join_wait: Annotated[WholeNumber, within(0, 86400)] = Field(
+        DEFAULT_JOIN_WAIT,
+        description="seconds a joining node waits for its server to answer before it gives up",
     )
     confirm_erase: bool = Field(
         False,

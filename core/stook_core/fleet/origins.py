@@ -23,6 +23,8 @@ HOMES = {
     "install.password": "stook_cluster.password",
     "install.ssh_authorized_keys": "stook_cluster.ssh_authorized_keys",
     "install.confirm_erase": "stook_cluster.confirm_erase",
+    "install.join_check.api_token": "stook_cluster.api_token",
+    "install.join_check.wait": "stook_cluster.join_wait",
     "install.hostname": "stook_node.hostname",
     "install.mode": "stook_node.mode",
     "install.role": "stook_node.role",

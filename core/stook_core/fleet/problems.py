@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from stook_core.problems import is_secret, render_value
 
 # Inventory variables holding secrets; an ``install.`` override is checked as its config field.
-_SECRET_SOURCES = ("token", "password")
+_SECRET_SOURCES = ("token", "password", "api_token")
 
 
 def secret_source(source: str) -> bool:

@@ -23,7 +23,13 @@ from pydantic import BaseModel, ValidationError
 
 from stook_core.config.checks import is_hostname
 from stook_core.config.dump import to_document
-from stook_core.config.model import API_VERSION, KIND, RKE2_SUPERVISOR_PORT, InstallConfig
+from stook_core.config.model import (
+    API_VERSION,
+    KIND,
+    KUBE_API_PORT,
+    RKE2_SUPERVISOR_PORT,
+    InstallConfig,
+)
 from stook_core.config.validate import problem_of, validate_document
 from stook_core.fleet.inventory import CLUSTER_VAR, NODE_VAR, ClusterVars, NodeVars
 from stook_core.fleet.origins import NODE_OVERRIDES, Origins
@@ -183,8 +189,14 @@ def _cluster_fields(cluster: ClusterVars, member: Member, server_url: str | None
         values["install.confirm_erase"] = True
     if member.variables.mode == "create" and "vip" in spec:
         values["install.vip"] = spec["vip"]
-    if member.variables.mode == "join" and server_url is not None:
-        values["install.server_url"] = server_url
+    if member.variables.mode == "join":
+        if server_url is not None:
+            values["install.server_url"] = server_url
+        values["install.join_check.wait"] = cluster.join_wait
+        if cluster.vip is not None and cluster.vip.address is not None:
+            values["install.join_check.api_url"] = f"https://{cluster.vip.address}:{KUBE_API_PORT}"
+        if "api_token" in spec:
+            values["install.join_check.api_token"] = spec["api_token"]
     if "gateway" in spec and member.variables.address is not None:
         values[f"{NET}.gateway"] = spec["gateway"]
     return values
@@ -220,6 +232,9 @@ _CLUSTER_VARIABLES = {
     "install.password": "password",
     "install.ssh_authorized_keys": "ssh_authorized_keys",
     "install.confirm_erase": "confirm_erase",
+    "install.join_check.wait": "join_wait",
+    "install.join_check.api_url": "vip",
+    "install.join_check.api_token": "api_token",
     f"{NET}.gateway": "gateway",
 }
 _NODE_VARIABLES = {
@@ -312,7 +327,7 @@ def _render_problems(
 
 
 def _level_clashes(cluster: ClusterVars, members: list[Member]) -> list[FleetProblem]:
-    given = cluster.model_fields_set
+    given = cluster.model_fields_set | {"join_wait"}  # it has a default, set on every join
     chosen = {p: v for p, v in _CLUSTER_VARIABLES.items() if v in given}
     problems = list(_clashes(cluster.install, chosen, CLUSTER_VAR, None))
     for member in members:

@@ -16,6 +16,7 @@ from textual.widgets import Button, Footer, Label, ProgressBar, RichLog, Static
 
 from stook_installer.engine.consent import Consent
 from stook_installer.engine.events import Event
+from stook_installer.engine.join import check_join
 from stook_installer.engine.plan import Plan
 from stook_installer.engine.runner import InstallFailed, execute
 from stook_installer.tui.page import Finished
@@ -95,6 +96,8 @@ class ProgressPage(Screen[None]):
             self.app.call_from_thread(self.show, event)
 
         try:
+            if not self.dry_run:  # a joining node checks its cluster before any disk is touched
+                check_join(self.plan.config.install, sink)
             execute(self.plan, self.consent, sink, dry_run=self.dry_run)
         except InstallFailed as error:
             self.app.call_from_thread(self.finish, str(error))

@@ -275,10 +275,46 @@ FIELD_CASES = [
         "must be 'reboot' or 'poweroff'",
     ),
     c("bool", {"install.automatic": "true", "install.confirm_erase": "yes"}),
+    c("join-check", {"install.join_check": {"api_url": "10.0.0.10", "wait": 600}}, base="join"),
+    c(
+        "join-check",
+        {"install.join_check": {"api_url": "http://10.0.0.10:6443"}},
+        "install.join_check.api_url",
+        "must use https://",
+        base="join",
+    ),
+    c(
+        "join-check",
+        {"install.join_check": {"api_url": "https://10.0.0.10:6443/api"}},
+        "install.join_check.api_url",
+        "without path",
+        base="join",
+    ),
+    c(
+        "join-check",
+        {"install.join_check": {"wait": 90000}},
+        "install.join_check.wait",
+        "is outside 0-86400",
+        base="join",
+    ),
+    c(
+        "join-check",
+        {"install.join_check": {"api_token": "two words"}},
+        "install.join_check.api_token",
+        "printable ASCII",
+        base="join",
+    ),
     c("bool", {"install.automatic": "maybe"}, "install.automatic", "is not true or false"),
 ]
 
 CROSS_CASES = [
+    c("join-check-by-mode", {"install.join_check": {"api_token": "abc"}}, base="join"),
+    c(
+        "join-check-by-mode",
+        {"install.join_check": {}},
+        "install.join_check",
+        "is only used in mode join",
+    ),
     c("server-url-by-mode", {}, base="join"),
     c(
         "server-url-by-mode",

@@ -88,6 +88,27 @@ def test_each_node_gets_a_valid_config_from_cluster_and_host_variables() -> None
         assert str(spec.dns_servers[0]) == "192.168.10.1"
 
 
+def test_joining_nodes_check_the_cluster_through_the_vip_and_wait_for_it() -> None:
+    api_token = "reader-token-secret-Zr5"
+    fleet = load_inventory(host_vars(), cluster_vars(api_token=api_token, join_wait=600))
+    assert fleet.nodes["node1"].config.install.join_check is None  # create: nothing to join
+    check = fleet.nodes["node2"].config.install.join_check
+    assert check is not None
+    assert (check.api_url, check.wait) == ("https://192.168.10.10:6443", 600)
+    assert check.api_token is not None and check.api_token.get_secret_value() == api_token
+    default = load_inventory(host_vars(), cluster_vars()).nodes["node3"].config.install
+    assert default.join_check is not None and default.join_check.wait == 1800
+    assert default.join_check.api_token is None
+    found = problems(host_vars(), cluster_vars(api_token="two words-Zr5", join_wait=-1))
+    one(found, "stook_cluster.api_token: must be printable ASCII")
+    one(found, "stook_cluster.join_wait: -1 is outside 0-86400")
+    assert "Zr5" not in str(found)
+    cluster = cluster_vars()
+    cluster["install"]["join_check"] = {"wait": 5}
+    found = problems(host_vars(), cluster)
+    one(found, "stook_cluster.install.join_check.wait: is also set by stook_cluster.join_wait")
+
+
 def test_a_node_overrides_the_cluster_and_mappings_merge_key_by_key() -> None:
     cluster = cluster_vars()
     cluster["install"]["management_interface"] = {"mtu": 9000, "vlan_id": 10}

@@ -327,14 +327,15 @@ class Console:
         )
 
     async def act(self, request: Request, session: Session) -> Response:
-        """Start, pause, resume, skip a node, abort or cancel (a merge patch of the spec)."""
+        """Start, pause, resume, retry, skip a node, abort or cancel (a merge patch of the spec)."""
         fields = await self.form(request, session)
         api, name, action = self.user(session), request.path_params["name"], request.path_params[
             "action"]  # fmt: skip
         back = RedirectResponse(f"/upgrades/{quote(name)}", status_code=303)
 
         def apply() -> Response:
-            current = views.upgrade_view(api.get(UPGRADES, name))
+            obj = api.get(UPGRADES, name)
+            current, spec = views.upgrade_view(obj), Upgrade.parse(obj).spec
             if action == "start":
                 if fields.get("read_notes") != "yes":
                     raise RefusedError(400, "confirm that you have read the release notes first")
@@ -352,12 +353,13 @@ class Console:
                 patch = {"spec": {"paused": action == "pause"}}
             elif action == "abort":
                 patch = {"spec": {"abort": True}}
+            elif action == "retry":
+                patch = {"spec": {"retry": spec.retry + 1}}
             elif action == "skip":
                 node = fields.get("node", "")
                 if node not in [n.name for n in current.nodes]:
                     raise RefusedError(400, f"node {node!r} is not part of upgrade {name}")
-                skipped = Upgrade.parse(api.get(UPGRADES, name)).spec.skip_nodes
-                patch = {"spec": {"skipNodes": sorted({*skipped, node})}}
+                patch = {"spec": {"skipNodes": sorted({*spec.skip_nodes, node})}}
             else:
                 raise RefusedError(404, f"no such action: {action}")
             api.merge_patch(UPGRADES, name, patch)

@@ -237,6 +237,8 @@ def upgrade_view(obj: dict[str, Any]) -> UpgradeView:
             actions.append("resume")
         else:
             actions.append("pause")
+        if phase == "Failed":
+            actions.append("retry")  # the failed node(s) again, as a new request
         actions.append("abort")
     return UpgradeView(
         name=upgrade.metadata.name,

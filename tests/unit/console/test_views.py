@@ -78,7 +78,7 @@ def test_a_draft_upgrade_can_start_only_once_its_pre_checks_passed() -> None:
     [
         ({}, "Running", ["pause", "abort"]),
         ({"paused": True}, "Paused", ["resume", "abort"]),
-        ({}, "Failed", ["pause", "abort"]),
+        ({}, "Failed", ["pause", "retry", "abort"]),
         ({"abort": True}, "Running", []),
         ({}, "Succeeded", []),
         ({}, "Aborted", []),

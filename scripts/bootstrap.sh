@@ -14,7 +14,8 @@ APT_BASE=(python3 python3-venv python3-dev ca-certificates git curl)
 APT_TEST=(util-linux fdisk xorriso gdisk dosfstools e2fsprogs parted squashfs-tools iproute2 kmod
           qemu-system-x86 qemu-utils ovmf openssh-client grub-common mmdebstrap
           grub-pc-bin grub-efi-amd64-bin grub2-common mtools systemd
-          chromium)  # chromium: the console tests (Playwright drives /usr/bin/chromium)
+          chromium  # chromium: the console tests (Playwright drives /usr/bin/chromium)
+          dnsmasq-base nginx ipxe ipxe-qemu)  # the playbooks' PXE server (tests/*/test_pxe*, test_fleet)
 APT_BUILD=(mmdebstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtools
            dosfstools qemu-system-x86 qemu-utils ovmf openssh-client
            grub2-common gdisk parted e2fsprogs)

@@ -38,7 +38,8 @@ def module_dir() -> Path:
         raise ApiServerError(f"`{' '.join(command)}` took over {TIMEOUT:.0f} s") from None
     if done.returncode != 0:
         raise ApiServerError(
-            f"`{' '.join(command)}` in {MODULE_DIR} failed:\n{done.stderr[-2000:]}{done.stdout[-2000:]}"
+            f"`{' '.join(command)}` in {MODULE_DIR} failed:\n"
+            f"{done.stderr[-2000:]}{done.stdout[-2000:]}"
         )
     return Path(json.loads(done.stdout)["Dir"])
 

@@ -264,6 +264,10 @@ class UplinkConfigReconciler(_Base):
     """An UplinkConfig's nodes and readiness, and Accepted=False naming a NIC that another
     network holds on a node (the management network's above all) or an overlapping config."""
 
+    def absent(self, key: str) -> Result:
+        self.view.enqueue_all("networks")  # its network lists it no more (and may be down)
+        return Result()
+
     def reconcile(self, obj: Object) -> Result:
         if self._follower():
             return Result()

@@ -20,7 +20,7 @@ from kubernetes import client as k8s
 from kubernetes import config
 from kubernetes.client.exceptions import ApiException
 
-from integration.agent.conftest import api, cluster, node  # noqa: F401 (shared fixtures)
+from integration.agent.conftest import api, cluster  # noqa: F401 (shared fixtures)
 from integration.agent.kubehelpers import _established, wait_until
 from stook_agent.networks.cluster import Clients, NetworkCluster
 from stook_agent.runtime.client import ResourceClient
@@ -57,23 +57,27 @@ def net_api(api: k8s.ApiClient) -> k8s.ApiClient:  # noqa: F811
 class Kube:
     """Short hands for the tests: Stook objects, NADs, Nodes."""
 
-    def __init__(self, api: k8s.ApiClient) -> None:
-        self.api = api
-        self.custom = k8s.CustomObjectsApi(api)
-        self.core = k8s.CoreV1Api(api)
+    def __init__(self, client: k8s.ApiClient) -> None:
+        self.api = client
+        self.custom = k8s.CustomObjectsApi(client)
+        self.core = k8s.CoreV1Api(client)
 
     def create(self, plural: str, body: Object) -> Object:
         namespace = body["metadata"].get("namespace")
         if namespace:
-            return dict(self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, namespace, plural, body))  # fmt: skip
+            return dict(
+                self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
+            )
         return dict(self.custom.create_cluster_custom_object(GROUP, VERSION, plural, body))
 
     def get(self, plural: str, name: str, namespace: str | None = None) -> Object | None:
         try:
             if namespace:
-                return dict(self.custom.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, plural, name))  # fmt: skip
+                return dict(
+                    self.custom.get_namespaced_custom_object(
+                        GROUP, VERSION, namespace, plural, name
+                    )
+                )
             return dict(self.custom.get_cluster_custom_object(GROUP, VERSION, plural, name))
         except ApiException as error:
             if error.status == 404:
@@ -91,8 +95,11 @@ class Kube:
 
     def nad(self, namespace: str, name: str) -> Object | None:
         try:
-            return dict(self.custom.get_namespaced_custom_object(
-                "k8s.cni.cncf.io", "v1", namespace, "network-attachment-definitions", name))  # fmt: skip
+            return dict(
+                self.custom.get_namespaced_custom_object(
+                    "k8s.cni.cncf.io", "v1", namespace, "network-attachment-definitions", name
+                )
+            )
         except ApiException as error:
             if error.status == 404:
                 return None
@@ -121,8 +128,7 @@ def nodes(kube: Kube, tag: str) -> Iterator[Callable[..., list[str]]]:
     def make(count: int, **labels: str) -> list[str]:
         names = [f"n{len(made) + i}-{tag}" for i in range(count)]
         for name in names:
-            kube.core.create_node({"metadata": {"name": name,
-                                                "labels": {"test": tag, **labels}}})  # fmt: skip
+            kube.core.create_node({"metadata": {"name": name, "labels": {"test": tag, **labels}}})
         made.extend(names)
         return names
 
@@ -134,7 +140,8 @@ def nodes(kube: Kube, tag: str) -> Iterator[Callable[..., list[str]]]:
 
 @pytest.fixture
 def report_as_node(
-    kube: Kube, cluster: KubeCluster  # noqa: F811
+    kube: Kube,
+    cluster: KubeCluster,  # noqa: F811
 ) -> Callable[[str, str, Object], None]:
     """Write what a node's agent reports, as that node (its own credentials): its NodeNetwork
     or NicInventory (*kind*), created if missing, with *status*."""
@@ -146,9 +153,12 @@ def report_as_node(
             clients[node] = k8s.CustomObjectsApi(config.new_client_from_config(str(path)))
         as_node = clients[node]
         plural = {"NodeNetwork": "nodenetworks", "NicInventory": "nicinventories"}[kind]
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind,
-                "metadata": {"name": node, "labels": {"stook.io/node": node}},
-                "spec": {"nodeName": node}}  # fmt: skip
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": kind,
+            "metadata": {"name": node, "labels": {"stook.io/node": node}},
+            "spec": {"nodeName": node},
+        }
         with contextlib.suppress(ApiException):
             as_node.create_cluster_custom_object(GROUP, VERSION, plural, body)
         as_node.patch_cluster_custom_object_status(GROUP, VERSION, plural, node, {"status": status})
@@ -194,14 +204,20 @@ NETWORK_POLICIES = (
 @pytest.fixture(scope="session")
 def charted(net_api: k8s.ApiClient, cluster: KubeCluster) -> k8s.ApiClient:  # noqa: F811
     """The chart applied (RBAC, admission policies), its network policies in force."""
-    require_tier(cluster.controllable, "a local API server (signs node certificates)",
-                 "unset STOOK_TEST_KUBECONFIG")  # fmt: skip
+    require_tier(
+        cluster.controllable,
+        "a local API server (signs node certificates)",
+        "unset STOOK_TEST_KUBECONFIG",
+    )
     apply_chart(net_api)
     admission = k8s.AdmissionregistrationV1Api(net_api)
     names = {p.metadata.name for p in admission.list_validating_admission_policy().items}
     assert set(NETWORK_POLICIES) <= names, names
-    probe = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ClusterNetwork",
-             "metadata": {"name": "mgmt"}}  # fmt: skip
+    probe = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ClusterNetwork",
+        "metadata": {"name": "mgmt"},
+    }
 
     def enforced() -> bool:  # an admin may not make mgmt once the policies load (a dry run)
         try:
@@ -213,6 +229,45 @@ def charted(net_api: k8s.ApiClient, cluster: KubeCluster) -> k8s.ApiClient:  # n
         return False
 
     wait_until(enforced, "the chart's network policies to be in force")
+    custom = k8s.CustomObjectsApi(net_api)
+    probes = [
+        (
+            "uplinkconfigs",
+            None,
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "UplinkConfig",
+                "metadata": {"name": "probe"},
+                "spec": {"clusterNetwork": "probe", "nics": [{"name": "x"}]},
+            },
+        ),
+        (
+            "vmnetworks",
+            "default",
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "VMNetwork",
+                "metadata": {"name": "probe", "namespace": "default"},
+                "spec": {"clusterNetwork": "mgmt", "vlanId": 4094},
+            },
+        ),
+    ]
+
+    def params_synced() -> bool:  # the policies with params answer only once those are listed
+        for plural, namespace, body in probes:
+            try:
+                if namespace:
+                    custom.create_namespaced_custom_object(
+                        GROUP, VERSION, namespace, plural, body, dry_run="All"
+                    )
+                else:
+                    custom.create_cluster_custom_object(GROUP, VERSION, plural, body, dry_run="All")
+            except ApiException as error:
+                if "not yet synced" in str(error.body):
+                    return False
+        return True
+
+    wait_until(params_synced, "the network policies' params to be synced")
     return net_api
 
 

@@ -24,22 +24,43 @@ def network(name: str) -> dict[str, Any]:
 
 
 def uplink(name: str, cn: str, selector: dict[str, str], **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "stook.io/v1alpha1", "kind": "UplinkConfig", "metadata": {"name": name},
-            "spec": {"clusterNetwork": cn, "nodeSelector": selector,
-                     "nics": [{"name": "ens5"}, {"name": "ens6"}]} | spec}  # fmt: skip
+    return {
+        "apiVersion": "stook.io/v1alpha1",
+        "kind": "UplinkConfig",
+        "metadata": {"name": name},
+        "spec": {
+            "clusterNetwork": cn,
+            "nodeSelector": selector,
+            "nics": [{"name": "ens5"}, {"name": "ens6"}],
+        }
+        | spec,
+    }
 
 
 def vm_network(name: str, cn: str, vlan: int, namespace: str = "default") -> dict[str, Any]:
-    return {"apiVersion": "stook.io/v1alpha1", "kind": "VMNetwork",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"clusterNetwork": cn, "vlanId": vlan}}  # fmt: skip
+    return {
+        "apiVersion": "stook.io/v1alpha1",
+        "kind": "VMNetwork",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"clusterNetwork": cn, "vlanId": vlan},
+    }
 
 
 def up(cn: str, config: str, vlans: list[int]) -> dict[str, Any]:
     """A node's report that *cn* is up as *config* says."""
-    return {"networks": [{"clusterNetwork": cn, "uplinkConfig": config, "bridge": f"{cn}-br",
-                          "bond": f"{cn}-bo", "nics": ["ens5", "ens6"], "vlanIds": vlans,
-                          "ready": True}]}  # fmt: skip
+    return {
+        "networks": [
+            {
+                "clusterNetwork": cn,
+                "uplinkConfig": config,
+                "bridge": f"{cn}-br",
+                "bond": f"{cn}-bo",
+                "nics": ["ens5", "ens6"],
+                "vlanIds": vlans,
+                "ready": True,
+            }
+        ]
+    }
 
 
 def test_vm_networks_get_their_nads_and_nodes_their_vlans_and_labels(
@@ -63,10 +84,19 @@ def test_vm_networks_get_their_nads_and_nodes_their_vlans_and_labels(
         return json.loads(nad["spec"]["config"]) if nad else None
 
     config = wait_until(lambda: nad_config(f"v100-{tag}"), "the VLAN 100 NAD")
-    assert config == {"cniVersion": "0.3.1", "name": f"v100-{tag}", "type": "bridge",
-                      "bridge": f"{cn}-br", "promiscMode": True, "vlan": 100, "mtu": 9000}  # fmt: skip
-    wait_until(lambda: kube.status("clusternetworks", cn).get("vlanIds") == [100, 200],
-               "the network's VLAN IDs")  # fmt: skip
+    assert config == {
+        "cniVersion": "0.3.1",
+        "name": f"v100-{tag}",
+        "type": "bridge",
+        "bridge": f"{cn}-br",
+        "promiscMode": True,
+        "vlan": 100,
+        "mtu": 9000,
+    }
+    wait_until(
+        lambda: kube.status("clusternetworks", cn).get("vlanIds") == [100, 200],
+        "the network's VLAN IDs",
+    )
     status = kube.status("clusternetworks", cn)
     assert status["mtu"] == 9000 and status["uplinkConfigs"] == [f"u-{tag}"]
     assert status["vmNetworks"] == [f"default/v100-{tag}", f"default/v200-{tag}"]
@@ -91,19 +121,30 @@ def test_vm_networks_get_their_nads_and_nodes_their_vlans_and_labels(
 
     # A NAD of the same name that Stook does not keep is left alone, and said so.
     kube.custom.create_namespaced_custom_object(
-        "k8s.cni.cncf.io", "v1", "default", "network-attachment-definitions",
-        {"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
-         "metadata": {"name": f"own-{tag}"}, "spec": {"config": '{"type":"macvlan"}'}},
-    )  # fmt: skip
+        "k8s.cni.cncf.io",
+        "v1",
+        "default",
+        "network-attachment-definitions",
+        {
+            "apiVersion": "k8s.cni.cncf.io/v1",
+            "kind": "NetworkAttachmentDefinition",
+            "metadata": {"name": f"own-{tag}"},
+            "spec": {"config": '{"type":"macvlan"}'},
+        },
+    )
     kube.create("vmnetworks", vm_network(f"own-{tag}", cn, 300))
-    wait_until(lambda: kube.status("vmnetworks", f"own-{tag}", "default").get("phase") == "Invalid",
-               "the VMNetwork whose name is taken to be Invalid")  # fmt: skip
+    wait_until(
+        lambda: kube.status("vmnetworks", f"own-{tag}", "default").get("phase") == "Invalid",
+        "the VMNetwork whose name is taken to be Invalid",
+    )
     assert nad_config(f"own-{tag}") == {"type": "macvlan"}
     # A deleted VMNetwork takes its NAD along.
     kube.delete("vmnetworks", f"v200-{tag}", "default")
     wait_until(lambda: kube.nad("default", f"v200-{tag}") is None, "the VLAN 200 NAD deleted")
-    wait_until(lambda: kube.status("clusternetworks", cn).get("vlanIds") == [100],
-               "VLAN 200 no longer trunked")  # fmt: skip
+    wait_until(
+        lambda: kube.status("clusternetworks", cn).get("vlanIds") == [100],
+        "VLAN 200 no longer trunked",
+    )
     assert kube.get("vmnetworks", f"v200-{tag}", "default") is None  # its finalizer is done
 
 
@@ -119,10 +160,13 @@ def test_mgmt_is_made_with_the_nodes_management_vlans_reserved(
     vlan = 3000 + int(tag, 16) % 1000  # this test's own management VLAN
     run_networks(via=controller_api)
     wait_until(lambda: kube.get("clusternetworks", "mgmt"), "the mgmt ClusterNetwork")
-    report_as_node("NodeNetwork", node, {"management": {"nics": ["ens3"], "vlanId": vlan,
-                                                        "mtu": 1500}})  # fmt: skip
-    wait_until(lambda: vlan in kube.status("clusternetworks", "mgmt").get("reservedVlanIds", []),
-               "the node's management VLAN reserved")  # fmt: skip
+    report_as_node(
+        "NodeNetwork", node, {"management": {"nics": ["ens3"], "vlanId": vlan, "mtu": 1500}}
+    )
+    wait_until(
+        lambda: vlan in kube.status("clusternetworks", "mgmt").get("reservedVlanIds", []),
+        "the node's management VLAN reserved",
+    )
     # A VM network on mgmt on another VLAN gets its NAD on mgmt-br.
     kube.create("vmnetworks", vm_network(f"ok-{tag}", "mgmt", vlan + 1))
     nad = wait_until(lambda: kube.nad("default", f"ok-{tag}"), "the NAD on mgmt")
@@ -139,10 +183,16 @@ def test_an_uplink_config_naming_a_management_nic_is_refused_with_a_condition(
 ) -> None:
     cn = f"m{tag}"
     (node,) = nodes(1, rack=f"m{tag}")
-    report_as_node("NicInventory", node, {"nics": [
-        {"name": "ens3", "mac": "52:54:00:00:00:03", "link": "up", "usedBy": "mgmt"},
-        {"name": "ens5", "mac": "52:54:00:00:00:05", "link": "up"},
-    ]})  # fmt: skip
+    report_as_node(
+        "NicInventory",
+        node,
+        {
+            "nics": [
+                {"name": "ens3", "mac": "52:54:00:00:00:03", "link": "up", "usedBy": "mgmt"},
+                {"name": "ens5", "mac": "52:54:00:00:00:05", "link": "up"},
+            ]
+        },
+    )
     run_networks(via=controller_api)
     kube.create("clusternetworks", network(cn))
     config = uplink(f"u-{tag}", cn, {"rack": f"m{tag}"})

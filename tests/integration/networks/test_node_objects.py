@@ -60,8 +60,11 @@ def test_only_a_node_writes_its_node_network_and_nic_inventory(
     # No spec writes, relabelling or deletes (RBAC), and no writes of the cluster's wishes.
     denied(lambda: as_b.patch(NODE_NETWORK, b, {"metadata": {"labels": {NODE_LABEL: a}}}))
     denied(lambda: as_b.delete(NIC_INVENTORY, b))
-    wish = {"apiVersion": CLUSTER_NETWORK.api_version, "kind": "ClusterNetwork",
-            "metadata": {"name": f"n{suffix}"}}  # fmt: skip
+    wish = {
+        "apiVersion": CLUSTER_NETWORK.api_version,
+        "kind": "ClusterNetwork",
+        "metadata": {"name": f"n{suffix}"},
+    }
     denied(lambda: as_b.create(CLUSTER_NETWORK, wish))
     denied(lambda: as_b.patch_status(UPLINK_CONFIG, "any", {"readyNodes": 1}))
     listed = as_b.custom.list_cluster_custom_object(

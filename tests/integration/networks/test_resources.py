@@ -39,14 +39,23 @@ def uplink(name: str, **spec: Any) -> dict[str, Any]:
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "UplinkConfig",
         "metadata": {"name": name},
-        "spec": {"clusterNetwork": "vms", "nics": [{"name": "ens5"}]} | spec,
+        "spec": {"clusterNetwork": f"r{name[-6:]}", "nics": [{"name": "ens5"}]} | spec,
     }
 
 
 def test_an_uplink_config_refuses_bad_mtu_bond_options_nics_and_mgmt(api: k8s.ApiClient) -> None:
     tag = uuid.uuid4().hex[:6]
-    made = _create(api, "uplinkconfigs", uplink(f"ok-{tag}", bond={"mode": "802.3ad",
-                   "options": {"lacp_rate": "fast", "xmit_hash_policy": "layer3+4"}}))  # fmt: skip
+    made = _create(
+        api,
+        "uplinkconfigs",
+        uplink(
+            f"ok-{tag}",
+            bond={
+                "mode": "802.3ad",
+                "options": {"lacp_rate": "fast", "xmit_hash_policy": "layer3+4"},
+            },
+        ),
+    )
     parsed = UplinkConfig.parse(made)
     assert parsed.spec.mtu == 1500 and parsed.spec.bond.miimon == 100
     assert parsed.spec.bond.options == {"lacp_rate": "fast", "xmit_hash_policy": "layer3+4"}
@@ -102,8 +111,11 @@ def test_an_uplink_config_refuses_bad_mtu_bond_options_nics_and_mgmt(api: k8s.Ap
 
 def test_a_cluster_network_name_fits_its_devices_names(api: k8s.ApiClient) -> None:
     def network(name: str) -> dict[str, Any]:
-        return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ClusterNetwork",
-                "metadata": {"name": name}}  # fmt: skip
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ClusterNetwork",
+            "metadata": {"name": name},
+        }
 
     tag = uuid.uuid4().hex[:4]
     made = ClusterNetwork.parse(_create(api, "clusternetworks", network(f"twelve{tag}ab")))
@@ -114,9 +126,12 @@ def test_a_cluster_network_name_fits_its_devices_names(api: k8s.ApiClient) -> No
 
 def test_a_vm_network_takes_a_vlan_id_and_mtu_in_range(api: k8s.ApiClient) -> None:
     def vm_network(name: str, **spec: Any) -> dict[str, Any]:
-        return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "VMNetwork",
-                "metadata": {"name": name, "namespace": "default"},
-                "spec": {"clusterNetwork": "vms", "vlanId": 100} | spec}  # fmt: skip
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "VMNetwork",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"clusterNetwork": "vms", "vlanId": 100} | spec,
+        }
 
     tag = uuid.uuid4().hex[:6]
     made = VMNetwork.parse(_create(api, "vmnetworks", vm_network(f"v-{tag}"), "default"))
@@ -133,8 +148,12 @@ def test_a_vm_network_takes_a_vlan_id_and_mtu_in_range(api: k8s.ApiClient) -> No
 
 def test_a_management_change_changes_something_and_is_immutable(api: k8s.ApiClient) -> None:
     def change(name: str, **spec: Any) -> dict[str, Any]:
-        return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ManagementChange",
-                "metadata": {"name": name}, "spec": spec}  # fmt: skip
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ManagementChange",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
 
     tag = uuid.uuid4().hex[:6]
     made = ManagementChange.parse(_create(api, "managementchanges", change(f"c-{tag}", mtu=9000)))
@@ -156,25 +175,55 @@ def test_a_management_change_changes_something_and_is_immutable(api: k8s.ApiClie
 
 
 def test_a_node_network_is_named_after_its_node_and_its_status_round_trips(
-    api: k8s.ApiClient, node: str
+    api: k8s.ApiClient,
 ) -> None:
-    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "NodeNetwork",
-            "metadata": {"name": node, "labels": {"stook.io/node": node}},
-            "spec": {"nodeName": node}}  # fmt: skip
-    refused(lambda: _create(api, "nodenetworks", body | {"spec": {"nodeName": "other"}}),
-            "named after its node")  # fmt: skip
+    node = f"node-{uuid.uuid4().hex[:8]}"
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "NodeNetwork",
+        "metadata": {"name": node, "labels": {"stook.io/node": node}},
+        "spec": {"nodeName": node},
+    }
+    refused(
+        lambda: _create(api, "nodenetworks", body | {"spec": {"nodeName": "other"}}),
+        "named after its node",
+    )
     _create(api, "nodenetworks", body)
     status = {
-        "management": {"nics": ["ens3"], "vlanId": 10, "mtu": 1500, "address": "10.0.0.5/24",
-                       "lastChange": {"change": "c1", "request": "u/1", "phase": "RolledBack",
-                                      "probes": ["gateway", "apiServer"],
-                                      "failedProbes": ["gateway"], "message": "no gateway"}},
-        "networks": [{"clusterNetwork": "vms", "uplinkConfig": "u1", "bridge": "vms-br",
-                      "bond": "vms-bo", "nics": ["ens5", "ens6"], "vlanIds": [100, 200],
-                      "ready": True}],
-        "vmAddresses": [{"mac": "52:54:00:12:34:56", "ips": ["192.168.100.7"],
-                         "bridge": "vms-br", "vlanId": 100}],
-    }  # fmt: skip
+        "management": {
+            "nics": ["ens3"],
+            "vlanId": 10,
+            "mtu": 1500,
+            "address": "10.0.0.5/24",
+            "lastChange": {
+                "change": "c1",
+                "request": "u/1",
+                "phase": "RolledBack",
+                "probes": ["gateway", "apiServer"],
+                "failedProbes": ["gateway"],
+                "message": "no gateway",
+            },
+        },
+        "networks": [
+            {
+                "clusterNetwork": "vms",
+                "uplinkConfig": "u1",
+                "bridge": "vms-br",
+                "bond": "vms-bo",
+                "nics": ["ens5", "ens6"],
+                "vlanIds": [100, 200],
+                "ready": True,
+            }
+        ],
+        "vmAddresses": [
+            {
+                "mac": "52:54:00:12:34:56",
+                "ips": ["192.168.100.7"],
+                "bridge": "vms-br",
+                "vlanId": 100,
+            }
+        ],
+    }
     written = k8s.CustomObjectsApi(api).patch_cluster_custom_object_status(
         GROUP, VERSION, "nodenetworks", node, {"status": status}
     )

@@ -156,7 +156,12 @@ def test_a_management_change_changes_something_and_is_immutable(api: k8s.ApiClie
         }
 
     tag = uuid.uuid4().hex[:6]
-    made = ManagementChange.parse(_create(api, "managementchanges", change(f"c-{tag}", mtu=9000)))
+    # Selecting no node, so that a controller another test runs fails it at once rather than
+    # rolling it out (one change runs at a time).
+    nobody = {"test": "no-such-node"}
+    made = ManagementChange.parse(
+        _create(api, "managementchanges", change(f"c-{tag}", mtu=9000, nodeSelector=nobody))
+    )
     assert made.spec.max_concurrent == 1 and made.spec.rollback_after_seconds == 120
     refused(lambda: _create(api, "managementchanges", change(f"e-{tag}")), "changes something")
     refused(lambda: _create(api, "managementchanges", change(f"m-{tag}", mtu=100)), "mtu")
@@ -171,6 +176,9 @@ def test_a_management_change_changes_something_and_is_immutable(api: k8s.ApiClie
             GROUP, VERSION, "managementchanges", f"c-{tag}", {"spec": {"mtu": 1400}}
         ),
         "spec is immutable",
+    )
+    k8s.CustomObjectsApi(api).delete_cluster_custom_object(
+        GROUP, VERSION, "managementchanges", f"c-{tag}"
     )
 
 

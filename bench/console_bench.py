@@ -28,11 +28,11 @@ from kubernetes import config  # noqa: E402
 from playwright.sync_api import Page  # noqa: E402
 
 from integration.agent.kubehelpers import install_crds  # noqa: E402
-from integration.console.conftest import NAMESPACE, service_account_user  # noqa: E402
+from integration.console.conftest import NAMESPACE  # noqa: E402
 from integration.upgrades.test_rollout import Rig  # noqa: E402
 from stook_agent.upgrades.resources import UPGRADE  # noqa: E402
 from support.apiserver import running_cluster  # noqa: E402
-from support.browser import chromium, running_console  # noqa: E402
+from support.browser import chromium, running_console, service_account_user, sign_in  # noqa: E402
 from support.chart import apply_chart  # noqa: E402
 
 LOAD_TIME = """() => { const n = performance.getEntriesByType('navigation')[0];
@@ -74,7 +74,7 @@ def main() -> int:
         install_crds(api)
         apply_chart(api)
         k8s.CoreV1Api(api).create_namespace({"metadata": {"name": NAMESPACE}})
-        admin = service_account_user(api, "bench-admin", "stook-upgrade-operator")
+        admin = service_account_user(api, NAMESPACE, "bench-admin", "stook-upgrade-operator")
         rig = Rig(api, uuid.uuid4().hex[:8], "http://127.0.0.1:9/image")
         names = [rig.node(f"n{i:03d}", control_plane=i < 3) for i in range(args.nodes)]
         upgrade = rig.upgrade(rig.os_version())
@@ -83,14 +83,14 @@ def main() -> int:
                  for n in names]  # fmt: skip
         rig.client(UPGRADE).patch_status(upgrade, {"phase": "Running", "nodes": nodes,
                                                    "progress": f"0/{len(names)}"})  # fmt: skip
-        with running_console(cluster.kubeconfig, Path(tmp)) as console, chromium() as browser:
+        with (
+            running_console(Path(tmp), "--kubeconfig", str(cluster.kubeconfig)) as console,
+            chromium() as browser,
+        ):
             context = browser.new_context(base_url=console.url, ignore_https_errors=True,
                                           viewport={"width": 1280, "height": 800})  # fmt: skip
             page = context.new_page()
-            page.goto("/login")
-            page.get_by_label("Bearer token").fill(admin.token)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{console.url}/")
+            sign_in(page, admin)
             print(f"page load, {args.nodes} nodes, a running upgrade over all of them "
                   "(navigation start to load event):")  # fmt: skip
             for path in ("/", "/versions", f"/upgrades/{upgrade}"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,32 +18,12 @@ from playwright.sync_api import Browser, Page
 from integration.agent.conftest import api, cluster  # noqa: F401 (shared fixtures)
 from integration.upgrades.test_rollout import player, rig  # noqa: F401 (shared fixtures)
 from support.apiserver import KubeCluster
-from support.browser import ConsoleProcess, chromium, running_console
+from support.browser import ConsoleProcess, User, chromium, running_console, service_account_user
 from support.chart import apply_chart
 
 NAMESPACE = "stook-console-test"
 REPO = Path(__file__).resolve().parents[3]
 SCREENSHOTS = REPO / "docs" / "screenshots"
-
-
-@dataclass(frozen=True)
-class User:
-    name: str  # as the API server authenticates it
-    token: str
-
-
-def service_account_user(admin: k8s.ApiClient, name: str, role: str) -> User:
-    core, rbac = k8s.CoreV1Api(admin), k8s.RbacAuthorizationV1Api(admin)
-    core.create_namespaced_service_account(NAMESPACE, {"metadata": {"name": name}})
-    rbac.create_cluster_role_binding({
-        "metadata": {"name": f"{NAMESPACE}-{name}"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}],
-    })  # fmt: skip
-    token = core.create_namespaced_service_account_token(
-        name, NAMESPACE, {"spec": {"audiences": [], "expirationSeconds": 3600}}
-    )
-    return User(f"system:serviceaccount:{NAMESPACE}:{name}", str(token.status.token))
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +33,8 @@ def users(api: k8s.ApiClient) -> dict[str, User]:  # noqa: F811
     core = k8s.CoreV1Api(api)
     core.create_namespace({"metadata": {"name": NAMESPACE}})
     return {
-        "admin": service_account_user(api, "console-admin", "stook-upgrade-operator"),
-        "viewer": service_account_user(api, "console-viewer", "stook-console-viewer"),
+        "admin": service_account_user(api, NAMESPACE, "console-admin", "stook-upgrade-operator"),
+        "viewer": service_account_user(api, NAMESPACE, "console-viewer", "stook-console-viewer"),
     }
 
 
@@ -66,7 +45,8 @@ def console(
 ) -> Iterator[ConsoleProcess]:
     """The console in development mode against the test API server. The kubeconfig is the
     admin's, and the console must ignore its credentials (the viewer test shows it does)."""
-    with running_console(cluster.kubeconfig, tmp_path_factory.mktemp("console")) as running:
+    folder = tmp_path_factory.mktemp("console")
+    with running_console(folder, "--kubeconfig", str(cluster.kubeconfig)) as running:
         yield running
 
 

@@ -13,35 +13,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from integration.agent.kubehelpers import wait_until
-from integration.console.conftest import User, screenshot
+from integration.console.conftest import screenshot
 from integration.upgrades.test_rollout import AgentPlayer, Rig
 from stook_agent.upgrades.resources import UPGRADE
-from support.browser import ConsoleProcess
+from stook_console.views import DRAFT
+from support.browser import (
+    ConsoleProcess,
+    User,
+    confirm_upgrade,
+    review_upgrade,
+    sign_in,
+    start_upgrade_in_console,
+)
 
 Players = Callable[..., AgentPlayer]
 LONG = 120_000  # ms: a rollout step on a loaded machine
 
 
-def sign_in(page: Page, user: User) -> None:
-    page.goto("/login")
-    page.get_by_label("Bearer token").fill(user.token)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("user")).to_have_text(user.name)
-
-
 def review(page: Page, rig: Rig, version: str) -> str:
-    """Versions page -> Upgrade (only this test's nodes) -> the review; the Upgrade's name."""
-    page.goto("/versions")
-    row = page.locator(f"tr[data-version='{version}']")
-    row.get_by_label("Only nodes labelled").fill(f"stook-test-run={rig.run}")
-    row.get_by_role("button", name=re.compile("Upgrade to")).click()
-    page.wait_for_url(re.compile(r"/upgrades/to-"))
-    name = page.url.rsplit("/", 1)[1]
-    rig.upgrades.append(name)  # the player answers it, the rig's teardown deletes it
+    """The review of an upgrade of this test's nodes; the rig's player and teardown know it."""
+    name = review_upgrade(page, version, f"stook-test-run={rig.run}")
+    rig.upgrades.append(name)
     return name
 
 
@@ -196,9 +193,7 @@ def test_a_node_failure_shows_its_reason_then_abort_uncordons(
     player(fail={failing})
     sign_in(page, users["admin"])
     name = review(page, rig, version)
-    expect(page.get_by_test_id("checks")).to_contain_text("passed", timeout=LONG)
-    page.get_by_label("I have read the release notes").check()
-    page.get_by_role("button", name="Start upgrade").click()
+    confirm_upgrade(page)  # as an operator would in U1 (tests/e2e/test_upgrades.py)
     failure = page.get_by_test_id("failure")
     expect(failure).to_contain_text("fell back to slot A", timeout=LONG)
     expect(page.get_by_test_id("phase")).to_have_text("✗ Failed")
@@ -236,3 +231,20 @@ def test_the_cookie_flags_and_the_csrf_refusal(
     assert {c["name"]: c for c in page.context.cookies()}["stook_console"]["value"] != (
         session["value"]
     )
+
+
+def test_the_e2e_helper_starts_an_upgrade_from_a_console_of_its_own(
+    rig: Rig, player: Players, tmp_path: Path, users: dict[str, User]
+) -> None:
+    """start_upgrade_in_console, as U1 (tests/e2e/test_upgrades.py) calls it: a console with
+    --server/--ca-file, a user of its own, the review confirmed once the pre-checks pass.
+    (*users*: the chart's roles are applied, as U1's pair fixture does.)"""
+    rig.node("a")
+    version = rig.os_version()
+    rig.start_controller()
+    player()
+    name = start_upgrade_in_console(rig.api, tmp_path, version, f"stook-test-run={rig.run}")
+    rig.upgrades.append(name)
+    started = rig.get(name)
+    assert started.spec.paused is False and DRAFT not in started.metadata.annotations
+    assert rig.wait_phase(name, "Succeeded", "Failed").status.phase == "Succeeded"

@@ -153,19 +153,26 @@ def confirm_upgrade(page: Page) -> None:
 
 
 def start_upgrade_in_console(
-    admin: k8s.ApiClient, workdir: Path, version: str, selector: str
+    admin: k8s.ApiClient,
+    workdir: Path,
+    version: str,
+    selector: str,
+    browser: Browser | None = None,
 ) -> str:
     """An operator's clicks: a console on this host against *admin*'s API server, a
-    stook-upgrade-operator user signed in from chromium, the upgrade to OSVersion *version*
-    of the nodes matching *selector* reviewed and started. Returns the Upgrade's name."""
+    stook-upgrade-operator user signed in from chromium (*browser*, or one launched here), the
+    upgrade to OSVersion *version* of the nodes matching *selector* reviewed and started.
+    Returns the Upgrade's name."""
     configuration = admin.configuration
     user = service_account_user(admin, "default", "console-operator", "stook-upgrade-operator")
     where = ("--server", str(configuration.host), "--ca-file", str(configuration.ssl_ca_cert))
-    with running_console(workdir, *where) as console, chromium() as browser:
-        context = browser.new_context(base_url=console.url, ignore_https_errors=True)
+    with contextlib.ExitStack() as stack:
+        console = stack.enter_context(running_console(workdir, *where))
+        launched = browser or stack.enter_context(chromium())
+        context = launched.new_context(base_url=console.url, ignore_https_errors=True)
+        stack.callback(context.close)
         page = context.new_page()
         sign_in(page, user)
         name = review_upgrade(page, version, selector)
         confirm_upgrade(page)
-        context.close()
     return name

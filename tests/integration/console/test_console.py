@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from integration.agent.kubehelpers import wait_until
 from integration.console.conftest import screenshot
@@ -234,7 +234,7 @@ def test_the_cookie_flags_and_the_csrf_refusal(
 
 
 def test_the_e2e_helper_starts_an_upgrade_from_a_console_of_its_own(
-    rig: Rig, player: Players, tmp_path: Path, users: dict[str, User]
+    rig: Rig, player: Players, tmp_path: Path, users: dict[str, User], browser: Browser
 ) -> None:
     """start_upgrade_in_console, as U1 (tests/e2e/test_upgrades.py) calls it: a console with
     --server/--ca-file, a user of its own, the review confirmed once the pre-checks pass.
@@ -243,7 +243,8 @@ def test_the_e2e_helper_starts_an_upgrade_from_a_console_of_its_own(
     version = rig.os_version()
     rig.start_controller()
     player()
-    name = start_upgrade_in_console(rig.api, tmp_path, version, f"stook-test-run={rig.run}")
+    selector = f"stook-test-run={rig.run}"
+    name = start_upgrade_in_console(rig.api, tmp_path, version, selector, browser)
     rig.upgrades.append(name)
     started = rig.get(name)
     assert started.spec.paused is False and DRAFT not in started.metadata.annotations

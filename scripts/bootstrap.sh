@@ -15,7 +15,8 @@ APT_TEST=(util-linux fdisk xorriso gdisk dosfstools e2fsprogs parted squashfs-to
           qemu-system-x86 qemu-utils ovmf openssh-client grub-common mmdebstrap
           grub-pc-bin grub-efi-amd64-bin grub2-common mtools systemd
           chromium  # chromium: the console tests (Playwright drives /usr/bin/chromium)
-          dnsmasq-base nginx ipxe ipxe-qemu)  # the playbooks' PXE server (tests/*/test_pxe*, test_fleet)
+          dnsmasq-base nginx ipxe ipxe-qemu  # the playbooks' PXE server (tests/*/test_pxe*, test_fleet)
+          vagrant vagrant-libvirt)  # the fleet lab's Vagrantfile: `vagrant validate` in the tests
 APT_BUILD=(mmdebstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtools
            dosfstools qemu-system-x86 qemu-utils ovmf openssh-client
            grub2-common gdisk parted e2fsprogs)

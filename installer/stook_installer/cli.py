@@ -3,9 +3,11 @@
 stook-installer validate FILE...     print every problem; exit 2 when there are any
 stook-installer show FILE            the canonical document, secrets redacted
 stook-installer schema               the JSON Schema of InstallConfig
+stook-installer join-check FILE      a join config's checks of its cluster, touching nothing
 stook-installer [options]            install a node (see install_cli.py; --help)
 
-Exit codes: 0 fine, 2 invalid input, 70 internal error (a bug; the report names the file with
+Exit codes: 0 fine, 2 invalid input, 5 the cluster to join refused or did not answer
+(join-check), 70 internal error (a bug; the report names the file with
 the traceback), 130 interrupted; installing has more (install_cli.py).
 """
 
@@ -23,7 +25,7 @@ from stook_core.door import DEBUG_FLAG, add_debug_flag, guard, report_bug
 from stook_core.problems import ConfigError
 from stook_installer import __version__
 
-EXIT_OK, EXIT_INVALID = 0, 2
+EXIT_OK, EXIT_INVALID, EXIT_JOIN_REFUSED = 0, 2, 5
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -52,6 +54,29 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_join_check(args: argparse.Namespace) -> int:
+    """The join check of engine/join.py alone: the same requests an install makes first."""
+    from stook_installer.engine.events import ConsoleSink
+    from stook_installer.engine.join import JoinRefused, check_join
+
+    try:
+        config = Sources(file=Path(args.file)).load()
+    except ConfigError as error:
+        print(error.report(), file=sys.stderr)
+        return EXIT_INVALID
+    if config.install.mode != "join":
+        print(
+            f"{args.file}: install.mode is {config.install.mode}: nothing to join", file=sys.stderr
+        )
+        return EXIT_INVALID
+    try:
+        check_join(config.install, ConsoleSink(sys.stdout))
+    except JoinRefused as refused:
+        print(f"Join check failed: {refused}", file=sys.stderr)
+        return EXIT_JOIN_REFUSED
+    return EXIT_OK
+
+
 def cmd_schema(_args: argparse.Namespace) -> int:
     sys.stdout.write(schema_json())
     return EXIT_OK
@@ -70,10 +95,15 @@ def tool_parser() -> argparse.ArgumentParser:
     show.set_defaults(run=cmd_show)
     schema = commands.add_parser("schema", help="print the JSON Schema of InstallConfig")
     schema.set_defaults(run=cmd_schema)
+    join_check = commands.add_parser(
+        "join-check", help="check the cluster a join config joins (touches nothing)"
+    )
+    join_check.add_argument("file", metavar="FILE")
+    join_check.set_defaults(run=cmd_join_check)
     return parser
 
 
-TOOL_COMMANDS = ("validate", "show", "schema")
+TOOL_COMMANDS = ("validate", "show", "schema", "join-check")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -63,6 +63,7 @@ subcommands (each has --help):
   validate FILE...  check install config files: every problem, exit 2 when there are any
   show FILE         print the canonical config, secrets redacted
   schema            print the JSON Schema of InstallConfig
+  join-check FILE   check the cluster a join config joins, touching nothing (exit 5: refused)
 Without a subcommand it installs a node: the TUI on a console, unattended with --automatic."""
 
 

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 from integration.installer.test_install_loop import digest
 from stook_core.config.model import RKE2_SUPERVISOR_PORT
 from stook_core.hardware import dump_profile
-from stook_installer import install_cli
+from stook_installer import cli, install_cli
 from stook_installer.engine.events import Event
 from stook_installer.engine.join import JoinPreflight, JoinRefused, JoinTarget
 from support.apiserver import ApiServerError, KubeCluster, free_port, running_cluster, sign
@@ -279,7 +279,23 @@ def test_a_server_that_never_answers_is_bounded_by_the_timeout(lab: Lab) -> None
     assert "no complete answer before the deadline" in text
 
 
-# --- the door: nothing written before the preflight passes ----------------------------------------
+# --- the doors: nothing written before the preflight passes ---------------------------------------
+
+
+def test_join_check_runs_the_checks_alone(lab: Lab, tmp_path: Path, capsys: Any) -> None:
+    host = loopback()
+    fields = {"server_url": host, "token": lab.full_token().get_secret_value(),
+              "join_check": {"api_url": lab.cluster.server}}  # fmt: skip
+    config = tmp_path / "join.yaml"
+    config.write_text(yaml.safe_dump(document("join", **fields)))
+    with lab.supervisor(host, RKE2_SUPERVISOR_PORT):
+        assert cli.main(["join-check", str(config)]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "the server's CA is the one the token names" in out
+    assert f"the Kubernetes API answers at {lab.cluster.server}" in out
+    assert "[ok] join-check" in out and "was not checked" in out
+    assert cli.main(["join-check", str(config)]) == cli.EXIT_JOIN_REFUSED  # nobody answers now
+    assert "Connection refused" in capsys.readouterr().err
 
 
 def test_an_unattended_join_with_a_taken_hostname_writes_nothing(

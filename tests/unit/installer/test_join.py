@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stook_installer import install_cli
+from stook_installer import cli, install_cli
 from stook_installer.engine.join import JoinTarget, join_checks, token_ca_hash
 from support.install_engine import EXAMPLES, PROFILES, make_config
 
@@ -70,3 +70,15 @@ def test_a_dry_run_lists_the_join_checks_and_makes_none(
 
 def test_a_create_config_has_no_join_checks() -> None:
     assert join_checks(make_config("create").install) == []
+
+
+def test_join_check_of_a_create_config_is_refused_without_a_request(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_network(*args: Any, **_: Any) -> None:
+        raise AssertionError(f"a connection was made: {args}")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    assert cli.main(["join-check", str(EXAMPLES / "create.yaml")]) == cli.EXIT_INVALID
+    assert "install.mode is create: nothing to join" in capsys.readouterr().err
+    assert cli.main(["join-check", str(EXAMPLES / "missing.yaml")]) == cli.EXIT_INVALID

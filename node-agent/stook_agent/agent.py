@@ -16,6 +16,7 @@ from kubernetes import client as k8s
 from stook_agent import __version__, nodestatus, vms
 from stook_agent.disks import setup as disks
 from stook_agent.networks import cluster as network_cluster
+from stook_agent.networks import vmaddresses
 from stook_agent.runtime.leader import LeaseSettings
 from stook_agent.runtime.manager import Manager, ManagerSettings
 from stook_agent.settings import AgentSettings, DiskSettings
@@ -56,6 +57,7 @@ class Agent:
         self.vms = vms.setup(self.manager, settings)  # a cluster controller
         self.upgrades = upgrades.setup(self.manager, settings)
         self.network_cluster = network_cluster.setup(self.manager, settings)  # cluster controller
+        self.vm_addresses = vmaddresses.setup(self.manager, settings)
 
     def run(self, stop: threading.Event) -> int:
         """Run until *stop* is set (SIGTERM); 0, or 1 when the cluster side lost its Lease."""

@@ -31,8 +31,8 @@ from stook_agent.api.network import IFNAME_PATTERN, MAC_PATTERN, NetworkName, Vl
 IfName = Annotated[str, Field(max_length=15, pattern=IFNAME_PATTERN)]
 Mac = Annotated[str, Field(max_length=17, pattern=MAC_PATTERN)]
 IpAddress = Annotated[str, Field(max_length=64)]
-Probe = Literal["gateway", "dns", "apiServer", "vip"]
-PROBES: tuple[Probe, ...] = ("gateway", "dns", "apiServer", "vip")
+Probe = Literal["gateway", "dns", "apiserver", "vip"]
+PROBES: tuple[Probe, ...] = ("gateway", "dns", "apiserver", "vip")
 ChangePhase = Literal["Applying", "Applied", "Committed", "RolledBack", "Failed"]
 """A management change on the node: Applying (checkpoint taken, new config going in), Applied
 (in, probing, not committed), Committed (probes passed, persistent files written), RolledBack

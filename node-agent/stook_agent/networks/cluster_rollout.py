@@ -14,7 +14,7 @@ from stook_agent.api.meta import InvalidObjectError, find_condition, set_conditi
 from stook_agent.api.network import MANAGEMENT, VMNetwork
 from stook_agent.api.networkchange import NODE_DONE, ManagementChange, NodeChange
 from stook_agent.api.networknode import ChangeResult, NodeNetwork
-from stook_agent.networks.cluster_state import listing, selects
+from stook_agent.networks.cluster_state import listing, selects, stamp
 from stook_agent.networks.cluster_view import View
 from stook_agent.runtime.client import Object, ResourceClient, object_key
 from stook_agent.runtime.controller import Reconciler, Result
@@ -23,10 +23,6 @@ from stook_agent.upgrades.cluster import parse_time
 
 REPORT_GRACE = timedelta(seconds=120)  # beyond the checkpoint's own timeout, for the report
 POLL = 5.0  # s between looks while nodes are being changed (their reports also requeue)
-
-
-def stamp(now: datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from stook_agent.api.network import (
     MANAGEMENT,
@@ -36,6 +37,11 @@ class Problem:
 
 def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
+
+
+def stamp(now: datetime) -> str:
+    """An RFC 3339 time as the API server writes them."""
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def key_of(vmn: VMNetwork) -> str:

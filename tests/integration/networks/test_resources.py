@@ -207,7 +207,7 @@ def test_a_node_network_is_named_after_its_node_and_its_status_round_trips(
                 "change": "c1",
                 "request": "u/1",
                 "phase": "RolledBack",
-                "probes": ["gateway", "apiServer"],
+                "probes": ["gateway", "apiserver"],
                 "failedProbes": ["gateway"],
                 "message": "no gateway",
             },

@@ -105,7 +105,7 @@ def test_one_node_at_a_time_and_stop_at_the_first_rollback(
             running,
             second,
             "RolledBack",
-            probes=["gateway", "apiServer"],
+            probes=["gateway", "apiserver"],
             failedProbes=["gateway"],
             message="no reply from 10.0.0.1 after the change",
         ),

@@ -36,11 +36,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stook_agent.api import BlockDevice, NodeStatus, NodeUpgrade, Upgrade
+from stook_agent.api import BlockDevice, NodeUpgrade, Upgrade
 from stook_console import views
 from stook_console.kube import (
     BLOCK_DEVICES,
     EVENTS,
+    NODE_NETWORKS,
     NODE_STATUSES,
     NODE_UPGRADES,
     NODES,
@@ -198,7 +199,7 @@ class Console:
         def fetch() -> dict[str, Any]:
             rows = views.node_rows(
                 api.list(NODES), api.list(NODE_STATUSES), api.list(NODE_UPGRADES),
-                api.list(BLOCK_DEVICES),
+                api.list(BLOCK_DEVICES), api.list_optional(NODE_NETWORKS),
             )  # fmt: skip
             current = views.running_upgrade(views.upgrade_views(api.list(UPGRADES)))
             return {"nodes": rows, "current": current}
@@ -213,12 +214,9 @@ class Console:
             status = api.get_or_none(NODE_STATUSES, name)
             report = api.get_or_none(NODE_UPGRADES, name)
             devices = api.list(BLOCK_DEVICES, labelSelector=f"stook.io/node={name}")
-            row = views.node_row(
-                node,
-                NodeStatus.parse(status) if status else None,
-                NodeUpgrade.parse(report) if report else None,
-                len(devices),
-            )
+            networks = api.list_optional(NODE_NETWORKS, fieldSelector=f"metadata.name={name}")
+            row = views.node_rows([node], [status] if status else [], [report] if report else [],
+                                  devices, networks)[0]  # fmt: skip
             events = api.list(EVENTS, fieldSelector=f"involvedObject.name={name}")
             return {
                 "node": row,

@@ -8,6 +8,7 @@ server to end it after ``WATCH_SECONDS`` and reads with a timeout a little longe
 
 from __future__ import annotations
 
+import builtins
 import json
 import ssl
 import time
@@ -91,6 +92,7 @@ NODE_UPGRADES = Resource("stook.io", "v1alpha1", "nodeupgrades")
 BLOCK_DEVICES = Resource("stook.io", "v1alpha1", "blockdevices")
 OS_VERSIONS = Resource("stook.io", "v1alpha1", "osversions")
 UPGRADES = Resource("stook.io", "v1alpha1", "upgrades")
+NODE_NETWORKS = Resource("stook.io", "v1alpha1", "nodenetworks")
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,16 @@ class UserClient:
 
     def list(self, resource: Resource, **query: str) -> list[Object]:
         return list(self.request("GET", resource.path(), query=query or None).get("items", []))
+
+    def list_optional(self, resource: Resource, **query: str) -> builtins.list[Object] | None:
+        """A list that a page can do without: None when the kind is not installed (404) or
+        the user may not read it (403)."""
+        try:
+            return self.list(resource, **query)
+        except ApiError as error:
+            if error.status in (403, 404):
+                return None
+            raise
 
     def create(self, resource: Resource, body: Object) -> Object:
         return self.request("POST", resource.path(), body)

@@ -12,6 +12,7 @@ from typing import Any
 
 from stook_agent.api import BlockDevice, NodeStatus, NodeUpgrade, OSVersion, Upgrade
 from stook_agent.api.meta import find_condition
+from stook_agent.api.networknode import NodeNetwork
 from stook_agent.api.upgrade import ACTIVE_STEPS, NodeProgress
 
 CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
@@ -68,7 +69,26 @@ class NodeRow:
     trial: bool
     heartbeat: str | None
     disks: int
-    addresses: list[str]
+    networks: list[str]  # management address, then each cluster network and its state
+
+
+def networks_of(node: dict[str, Any], network: NodeNetwork | None) -> list[str]:
+    """What the node's agent reports of its networks (NodeNetwork), else the Node's addresses."""
+    if network is None:
+        return [
+            f"{a.get('type')} {a.get('address')}"
+            for a in (node.get("status") or {}).get("addresses") or []
+        ]
+    mgmt = network.status.management
+    lines = []
+    if mgmt.address:
+        vlan = f", VLAN {mgmt.vlan_id}" if mgmt.vlan_id else ""
+        lines.append(f"management {mgmt.address}{vlan}")
+    for net in network.status.networks:
+        state = "ready" if net.ready else "not ready"
+        vlans = f" (VLANs {', '.join(map(str, net.vlan_ids))})" if net.vlan_ids else ""
+        lines.append(f"{net.cluster_network}: {state}{vlans}")
+    return lines
 
 
 def node_rows(
@@ -76,21 +96,29 @@ def node_rows(
     statuses: list[dict[str, Any]],
     reports: list[dict[str, Any]],
     devices: list[dict[str, Any]],
+    networks: list[dict[str, Any]] | None = None,
 ) -> list[NodeRow]:
     by_status = {s.metadata.name: s for s in map(NodeStatus.parse, statuses)}
+    by_network = {n.metadata.name: n for n in map(NodeNetwork.parse, networks or [])}
     by_report = {r.metadata.name: r for r in map(NodeUpgrade.parse, reports)}
     disks: dict[str, int] = {}
     for device in map(BlockDevice.parse, devices):
         disks[device.spec.node_name] = disks.get(device.spec.node_name, 0) + 1
     return [
-        node_row(node, by_status.get(name), by_report.get(name), disks.get(name, 0))
+        node_row(
+            node, by_status.get(name), by_report.get(name), disks.get(name, 0), by_network.get(name)
+        )
         for node in sorted(nodes, key=lambda n: str(n["metadata"]["name"]))
         if (name := str(node["metadata"]["name"]))
     ]
 
 
 def node_row(
-    node: dict[str, Any], status: NodeStatus | None, report: NodeUpgrade | None, disks: int
+    node: dict[str, Any],
+    status: NodeStatus | None,
+    report: NodeUpgrade | None,
+    disks: int,
+    network: NodeNetwork | None = None,
 ) -> NodeRow:
     labels = node["metadata"].get("labels") or {}
     conditions = (node.get("status") or {}).get("conditions") or []
@@ -108,10 +136,7 @@ def node_row(
         trial=bool(booted and booted.trial),
         heartbeat=status.status.last_heartbeat if status else None,
         disks=disks,
-        addresses=[
-            f"{a.get('type')}: {a.get('address')}"
-            for a in (node.get("status") or {}).get("addresses") or []
-        ],
+        networks=networks_of(node, network),
     )
 
 

@@ -20,6 +20,8 @@ from playwright.sync_api import Browser, Page, expect
 from integration.agent.kubehelpers import wait_until
 from integration.console.conftest import screenshot
 from integration.upgrades.test_rollout import AgentPlayer, Rig
+from stook_agent.api import NODE_LABEL
+from stook_agent.networks.resources import NODE_NETWORK
 from stook_agent.upgrades.resources import UPGRADE
 from stook_console.views import DRAFT
 from support.browser import (
@@ -70,6 +72,13 @@ def test_the_overview_lists_the_nodes(page: Page, users: dict[str, User], rig: R
     server = rig.node("cp", control_plane=True)
     worker = rig.node("w", booted={"fellBack": True})
     rig.set_ready(worker, False)
+    networks = rig.client(NODE_NETWORK)  # what the control-plane node's agent would report
+    networks.create({"apiVersion": NODE_NETWORK.api_version, "kind": NODE_NETWORK.kind,
+                     "metadata": {"name": server, "labels": {NODE_LABEL: server}},
+                     "spec": {"nodeName": server}})  # fmt: skip
+    storage = {"clusterNetwork": "storage", "ready": True}
+    management = {"address": "10.0.0.5/24", "vlanId": 10}
+    networks.patch_status(server, {"management": management, "networks": [storage]})
     sign_in(page, users["viewer"])
     page.goto("/")
     cp_row, w_row = (
@@ -82,6 +91,9 @@ def test_the_overview_lists_the_nodes(page: Page, users: dict[str, User], rig: R
     expect(cp_row.locator("td[data-label='Booted slot']")).to_have_text("A")
     expect(cp_row.locator("td[data-label='Agent heartbeat'] time")).not_to_have_text(
         re.compile("Z$")  # shown in the browser's zone, not as the API's UTC text
+    )
+    expect(cp_row.locator("td[data-label=Networks]")).to_have_text(
+        "management 10.0.0.5/24, VLAN 10; storage: ready"
     )
     expect(w_row.locator("td[data-label=Ready]")).to_have_text("✗ Not ready")
     expect(w_row.locator("td[data-label='Fell back']")).to_contain_text("Fell back")

@@ -44,7 +44,7 @@ def test_node_rows_sort_by_name_and_say_role_ready_slot_and_fallback_in_words() 
     n1, n2, n3 = rows
     assert (n1.role, n1.ready, n1.os_version, n1.slot, n1.disks) == (
         "control plane", "Ready", "1.0", "A", 2)  # fmt: skip
-    assert n1.heartbeat == "2026-12-01T10:00:00Z" and n1.addresses == ["InternalIP: 10.0.0.5"]
+    assert n1.heartbeat == "2026-12-01T10:00:00Z" and n1.networks == ["InternalIP 10.0.0.5"]
     # Without a NodeStatus, the NodeUpgrade's boot report tells version and slot.
     assert (n2.role, n2.ready, n2.os_version, n2.slot, n2.fell_back) == (
         "worker", "Not ready", "2.0", "B", True)  # fmt: skip
@@ -138,3 +138,18 @@ def test_a_node_selector_is_parsed_or_refused_naming_the_field() -> None:
 def test_states_have_a_symbol_besides_their_colour() -> None:
     assert views.symbol("Failed") == "✗" and views.symbol("Succeeded") == "✓"
     assert views.symbol("Downloading") == "•"
+
+
+def test_networks_from_the_node_network_report_else_the_node_addresses() -> None:
+    network = {"metadata": {"name": "n1"}, "spec": {"nodeName": "n1"},
+               "status": {"management": {"address": "10.0.0.5/24", "vlanId": 10},
+                          "networks": [{"clusterNetwork": "storage", "ready": True,
+                                        "vlanIds": [20, 21]},
+                                       {"clusterNetwork": "vms", "ready": False}]}}  # fmt: skip
+    rows = views.node_rows([node("n1"), node("n2")], [], [], [], [network])
+    assert rows[0].networks == [
+        "management 10.0.0.5/24, VLAN 10",
+        "storage: ready (VLANs 20, 21)",
+        "vms: not ready",
+    ]
+    assert rows[1].networks == ["InternalIP 10.0.0.5"]

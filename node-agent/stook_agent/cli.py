@@ -30,6 +30,16 @@ from stook_core.door import (
 )
 
 
+def readable_file(value: str) -> str:
+    """An existing, readable file (argparse names the option when this refuses)."""
+    try:
+        with Path(value).open("rb"):
+            pass
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read {value}: {error.strerror}") from None
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="stook-agent", description=__doc__)
     parser.add_argument("--version", action="version", version=f"stook-agent {__version__}")
@@ -62,6 +72,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--resync-period", type=seconds, default=300.0, help="seconds")
     parser.add_argument("--heartbeat", type=seconds, default=30.0, help="seconds")
     parser.add_argument("--workers", type=whole_number(1, 1024), default=2)
+    parser.add_argument(
+        "--upgrade-ca-file",
+        type=readable_file,
+        help="CA certificates (PEM) that OS images over HTTPS are verified with, e.g. a "
+        "private CA's (default: the system's)",
+    )
     disks = parser.add_argument_group("disks")
     disks.add_argument(
         "--host-root",
@@ -125,6 +141,7 @@ def _main(argv: list[str]) -> int:
         heartbeat=args.heartbeat,
         workers=args.workers,
         api_timeout=(5.0, args.api_timeout),
+        upgrade_ca_file=args.upgrade_ca_file,
         disks=DiskSettings(
             host_root=Path(args.host_root),
             disks_dir=args.disks_dir,

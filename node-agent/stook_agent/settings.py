@@ -32,4 +32,5 @@ class AgentSettings:
     drain_timeout: float = 20.0
     api_timeout: tuple[float, float] = (5.0, 30.0)  # connect, read (seconds) of every call
     stuck_after: float = 300.0  # a reconcile running longer fails /healthz
+    upgrade_ca_file: str | None = None  # CA bundle for HTTPS OS images (None: the system's)
     disks: DiskSettings = field(default_factory=DiskSettings)

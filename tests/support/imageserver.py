@@ -7,9 +7,11 @@ from __future__ import annotations
 import contextlib
 import http.server
 import re
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 RANGE = re.compile(r"^bytes=(\d+)-$")
 
@@ -23,11 +25,13 @@ class ImageServer:
     release: threading.Event = field(default_factory=threading.Event)
     requests: list[dict[str, str]] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)  # bytes of each response's body sent
+    tls: tuple[Path, Path] | None = None  # certificate and key: HTTPS (support/tls.py)
     port: int = 0
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.path}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{self.path}"
 
 
 def _handler(state: ImageServer) -> type[http.server.BaseHTTPRequestHandler]:
@@ -76,6 +80,10 @@ def _handler(state: ImageServer) -> type[http.server.BaseHTTPRequestHandler]:
 def serve_image(state: ImageServer) -> Iterator[ImageServer]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     server.daemon_threads = True
+    if state.tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*state.tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     state.port = int(server.server_address[1])
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -26,6 +26,7 @@ from stook_agent.api.meta import (
     immutable,
 )
 from stook_agent.api.osversion import OSImage
+from stook_core.boot.slots import MAX_ATTEMPTS
 
 NodePhase = Literal[
     "Idle", "Downloading", "Writing", "Rebooting", "Verifying", "Succeeded", "Failed"
@@ -45,6 +46,8 @@ class NodeUpgradeSpec(ApiModel):
     request."""
     image: OSImage | None = None
     """The image to install (from the Upgrade's OSVersion)."""
+    boot_attempts: int | None = Field(None, ge=1, le=MAX_ATTEMPTS)
+    """Boots of the new slot before GRUB falls back (the Upgrade's spec.bootAttempts)."""
 
 
 class BootReport(ApiModel):
@@ -79,6 +82,9 @@ class NodeUpgradeStatus(ApiModel):
     booted: BootReport = Field(default_factory=BootReport)
     free_bytes: Int64 | None = Field(None, ge=0)
     """Free bytes where the agent keeps downloads."""
+    failed_check: str | None = Field(None, max_length=253)
+    """The required boot check that failed on the new slot (this boot's, or the failed boot's
+    from its journal after a fallback)."""
     times: dict[str, Timestamp] = Field(default_factory=dict)
     """When each phase began, by phase."""
     request: str | None = Field(None, max_length=128)

@@ -22,6 +22,7 @@ from stook_agent.api.meta import (
     conditions_field,
 )
 from stook_agent.api.osversion import OSImage
+from stook_core.boot.slots import DEFAULT_ATTEMPTS, MAX_ATTEMPTS
 
 NodeName = Annotated[str, Field(min_length=1, max_length=253)]
 Phase = Literal["Pending", "Invalid", "Running", "Paused", "Succeeded", "Failed", "Aborted"]
@@ -72,6 +73,9 @@ class UpgradeSpec(ApiModel):
     """Uncordon a failed node (default: it stays cordoned for inspection)."""
     retry: int = Field(0, ge=0)
     """Raise it to retry the failed node(s) of a Failed upgrade."""
+    boot_attempts: int = Field(DEFAULT_ATTEMPTS, ge=1, le=MAX_ATTEMPTS)
+    """Boots of the new slot GRUB tries (each ending in a failed boot check) before it falls
+    back to the old one."""
 
 
 class NodeProgress(ApiModel):
@@ -87,6 +91,8 @@ class NodeProgress(ApiModel):
     bytes_written: Int64 = Field(0, ge=0)
     total_bytes: Int64 = Field(0, ge=0)
     message: str = Field("", max_length=4096)
+    failed_check: str | None = Field(None, max_length=253)
+    """The required boot check that failed on the new slot (from the node's report)."""
     times: dict[str, Timestamp] = Field(default_factory=dict)
     """When each step began, by step."""
 

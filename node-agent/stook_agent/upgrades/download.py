@@ -139,7 +139,11 @@ class Downloader:
                 "GET", image.image_url, headers=headers, preload_content=False, decode_content=False
             )
         except urllib3.exceptions.HTTPError as error:
-            raise DownloadError(f"GET {url} failed: {_reason(error)}") from None
+            # An untrusted certificate does not become trusted by retrying: final (the
+            # operator gives the agent the CA: --upgrade-ca-file, then retries the upgrade).
+            untrusted = isinstance(getattr(error, "reason", error), urllib3.exceptions.SSLError)
+            hint = " (a private CA? see stook-agent --upgrade-ca-file)" if untrusted else ""
+            raise DownloadError(f"GET {url} failed: {_reason(error)}{hint}", untrusted) from None
         try:
             if response.status == 416 and have == image.size:
                 return have, digest  # complete already; the checksum decides

@@ -46,6 +46,7 @@ from stook_agent.upgrades.bootinfo import read_boot_id, read_boot_report
 from stook_agent.upgrades.download import Downloader, DownloadError, Stopped, shown
 from stook_agent.upgrades.osactions import ActionError, OsActions
 from stook_core import osimage
+from stook_core.boot.slots import DEFAULT_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Request:
     upgrade: str
     key: str  # "<uid>/<attempt>"
     image: OSImage
+    attempts: int = DEFAULT_ATTEMPTS  # boots of the new slot before GRUB falls back
 
 
 def find_request(upgrades: list[Object], node: str) -> Request | None:
@@ -80,7 +82,8 @@ def find_request(upgrades: list[Object], node: str) -> Request | None:
         entry = next((n for n in upgrade.status.nodes if n.name == node), None)
         if entry is None or entry.step not in ASKING:
             continue
-        request = Request(meta.name, f"{meta.uid}/{entry.attempt}", upgrade.status.image)
+        key = f"{meta.uid}/{entry.attempt}"
+        request = Request(meta.name, key, upgrade.status.image, upgrade.spec.boot_attempts)
         found.append((f"{meta.creation_timestamp}/{meta.name}", request))
     return min(found, key=lambda pair: pair[0])[1] if found else None
 
@@ -188,7 +191,7 @@ class NodeUpgradeReconciler(Reconciler):
         self.client.patch(
             self.node,
             {"spec": {"upgrade": request.upgrade, "request": request.key,
-                      "image": request.image.to_dict()}},
+                      "image": request.image.to_dict(), "bootAttempts": request.attempts}},
         )  # fmt: skip
         image = request.image
         stamp = now_stamp(self.clock)
@@ -253,20 +256,22 @@ class NodeUpgradeReconciler(Reconciler):
             message = f"slot {target} booted but runs {boot.version}, not {want}"
             return self._write(obj, current, "Failed", message, boot)
         if boot.fell_back or boot.slot not in (target, "unknown"):
-            reason = self.side.actions.failed_checks(-1)
+            failed = self.side.actions.failed_checks(-1)  # the boot before this one
+            reason = failed.describe()
             message = (
                 f"fell back to slot {boot.slot} ({boot.version}): slot {target} ({want}) was "
-                f"never marked good" + (f"; the failed boot's checks: {reason}" if reason else "")
-            )
-            return self._write(obj, current, "Failed", message, boot)
+                f"never marked good"
+                + (f"; the failed boot: {reason}" if reason else "; no failed check in the "
+                   "journal of the boot before (journalctl -b -1)")
+            )  # fmt: skip
+            return self._write(obj, current, "Failed", message, boot, failedCheck=failed.check)
         if boot.health == "failed":
-            reason = self.side.actions.failed_checks(0)
-            message = (
-                f"slot {target} failed a required boot check ({reason or 'see journalctl -b'}); "
-                "GRUB tries it again or falls back"
-            )
+            failed = self.side.actions.failed_checks(0)
+            check = boot.failed_check or failed.check
+            reason = failed.describe() or f"{check or 'a boot check'} failed"
+            message = f"slot {target} failed a required boot check ({reason}); {boot.message}"
             if message != current.status.message:
-                self._write(obj, current, "Verifying", message, boot)
+                self._write(obj, current, "Verifying", message, boot, failedCheck=check)
         return Result(requeue_after=VERIFY_RECHECK)
 
     # -- status writes ---------------------------------------------------------------------
@@ -308,9 +313,10 @@ class NodeUpgradeReconciler(Reconciler):
             self._event(obj, phase, message)
 
     def _write(
-        self, obj: Object, current: NodeUpgrade, phase: NodePhase, message: str, boot: BootReport
-    ) -> Result:
-        self._set_phase(obj, current, phase, message, boot)
+        self, obj: Object, current: NodeUpgrade, phase: NodePhase, message: str,
+        boot: BootReport, **fields: Any,
+    ) -> Result:  # fmt: skip
+        self._set_phase(obj, current, phase, message, boot, **fields)
         return Result(requeue_after=IDLE_RECHECK if phase != "Verifying" else VERIFY_RECHECK)
 
     def _event(self, obj: Object, phase: str, message: str) -> None:
@@ -365,7 +371,7 @@ class Worker(threading.Thread):
         if self.stop.is_set():  # withdrawn meanwhile: the slot is written, not set next
             raise Stopped()
         try:
-            self.owner.side.actions.set_next(written.slot)
+            self.owner.side.actions.set_next(written.slot, self.request.attempts)
         except ActionError as error:
             self._phase("Failed", str(error))
             return

@@ -25,6 +25,7 @@ class NodeUpgradeSettings:
     node: str
     downloads: Path = DOWNLOADS
     actions: OsActions = field(default_factory=OsActions)
+    ca_file: str | None = None  # CA bundle for HTTPS images (None: the system's)
     resync_period: float = 300.0
     stuck_after: float = 300.0
 
@@ -89,7 +90,8 @@ class NodeUpgrades:
             client,
             settings.node,
             self.requests.objects,
-            side or NodeSide(Downloader(settings.downloads), settings.actions),
+            side
+            or NodeSide(Downloader(settings.downloads, ca_file=settings.ca_file), settings.actions),
             recorder,
             synced=self.requests.informer.synced.is_set,
         )

@@ -4,6 +4,7 @@ journal. Commands are settings, so tests point them at a loop-device node and a 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Callable, Sequence
@@ -16,6 +17,8 @@ HEALTH_UNITS = (
 )  # fmt: skip
 WRITING = re.compile(r"^writing:\s*([0-9.]+)%")
 WROTE = re.compile(r"^slot ([AB]) holds ([^\s;]+)")
+# What stook-os health-failed (the OnFailure= handler) says: the check that failed.
+HANDLER_SAYS = re.compile(r"a required boot check failed \(([^)\s]+)\)")
 WRITE_TIMEOUT = 3600.0
 COMMAND_TIMEOUT = 60.0
 
@@ -28,6 +31,55 @@ class ActionError(Exception):
 class Written:
     slot: str
     version: str
+
+
+@dataclass(frozen=True)
+class FailedChecks:
+    """The required boot checks that failed in one boot, from its journal."""
+
+    checks: tuple[str, ...] = ()  # units, e.g. stook-health-sshd.service
+    lines: tuple[str, ...] = ()  # what they said ("stook-health: ssh.service is not active")
+
+    @property
+    def check(self) -> str | None:
+        return self.checks[0] if self.checks else None
+
+    def describe(self) -> str:
+        """e.g. "stook-health-sshd.service failed: ssh.service is not active"; "" if none."""
+        if not self.checks and not self.lines:
+            return ""
+        said = "; ".join(line.removeprefix("stook-health:").strip() for line in self.lines)
+        names = ", ".join(self.checks) or "a boot check"
+        return f"{names} failed" + (f": {said}" if said else "")
+
+
+def parse_journal(output: str) -> FailedChecks:
+    """``journalctl -o json`` lines of the health units -> the failed checks: the units that
+    the OnFailure= handler names (it runs once per failed check), else the units that said
+    ``stook-health: ...``; with what each said."""
+    checks: dict[str, None] = {}
+    speakers: dict[str, None] = {}
+    lines: dict[str, None] = {}
+    for raw in output.splitlines():
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        message = entry.get("MESSAGE") if isinstance(entry, dict) else None
+        if isinstance(message, list):  # journald sends non-UTF-8 messages as a byte array
+            message = bytes(b for b in message if isinstance(b, int) and 0 <= b < 256).decode(
+                "utf-8", "replace"
+            )
+        if not isinstance(message, str):
+            continue
+        if handler := HANDLER_SAYS.search(message):
+            checks[handler.group(1)] = None
+        elif "stook-health:" in message:
+            lines[message.strip()[:512]] = None
+            unit = entry.get("_SYSTEMD_UNIT")
+            if isinstance(unit, str) and unit in HEALTH_UNITS:
+                speakers[unit] = None
+    return FailedChecks(tuple(checks or speakers), tuple(lines))
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -70,9 +122,10 @@ class OsActions:
             )
         return written
 
-    def set_next(self, slot: str) -> None:
-        """Try *slot* on the next boot (right before the reboot)."""
-        self._run([*self.stook_os, "set-next", slot])
+    def set_next(self, slot: str, attempts: int) -> None:
+        """Try *slot* on the next boot, *attempts* times before GRUB falls back (right before
+        the reboot)."""
+        self._run([*self.stook_os, "set-next", slot, "--attempts", str(attempts)])
 
     def reboot(self) -> None:
         self._run(list(self.reboot_command))
@@ -90,14 +143,13 @@ class OsActions:
                 f"{_tail(result.stderr) or 'no message'}"
             )
 
-    def failed_checks(self, boot: int = -1) -> str:
+    def failed_checks(self, boot: int = -1) -> FailedChecks:
         """The health-check failures of boot *boot* (-1: the one before this), from the
-        persistent journal; "" when there are none or the journal cannot be read."""
+        persistent journal; none when there are none or the journal cannot be read."""
         units = [arg for unit in HEALTH_UNITS for arg in ("-u", unit)]
-        command = [*self.journalctl, "-b", str(boot), "-o", "cat", "--no-pager", *units]
+        command = [*self.journalctl, "-b", str(boot), "-o", "json", "--no-pager", *units]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired):
-            return ""
-        lines = [line.strip() for line in result.stdout.splitlines() if "stook-health:" in line]
-        return "; ".join(dict.fromkeys(lines))[:1024]
+            return FailedChecks()
+        return parse_journal(result.stdout)

@@ -414,6 +414,7 @@ class _Run:
             entry.bytes_downloaded = status.bytes_downloaded
             entry.bytes_written = status.bytes_written
             entry.total_bytes = status.total_bytes
+            entry.failed_check = status.failed_check
             if status.phase == "Failed":
                 self.fail(entry, f"the node's agent: {status.message}")
                 return

@@ -68,7 +68,10 @@ def setup(manager: Manager, settings: AgentSettings) -> Upgrades:
         manager.client(NODE_UPGRADE),
         manager.client(UPGRADE),
         NodeUpgradeSettings(
-            settings.node, resync_period=settings.resync_period, stuck_after=settings.stuck_after
+            settings.node,
+            resync_period=settings.resync_period,
+            stuck_after=settings.stuck_after,
+            ca_file=settings.upgrade_ca_file,
         ),
         manager.metrics,
         manager.recorder,

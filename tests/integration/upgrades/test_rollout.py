@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -196,7 +197,8 @@ class AgentPlayer(threading.Thread):
         if node in self.fail:
             booted = {"slot": "A", "version": "1.0", "good": True, "fellBack": True}
             status = {"phase": "Failed", "message": "fell back to slot A (1.0): slot B (2.0) "
-                      "was never marked good", "booted": booted}  # fmt: skip
+                      "was never marked good; the failed boot: stook-health-sshd.service failed",
+                      "booted": booted, "failedCheck": "stook-health-sshd.service"}  # fmt: skip
         else:
             booted = {"slot": "B", "version": "2.0", "good": True, "health": "passed"}
             status = {"phase": "Succeeded", "message": "booted 2.0 from slot B", "booted": booted}
@@ -302,13 +304,19 @@ def test_one_node_at_a_time_control_plane_first_across_a_controller_restart(
     assert all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1))
 
 
-def controller_credential(api: k8s.ApiClient, cluster: KubeCluster) -> k8s.ApiClient:
-    """A token of the chart's stook-controller ServiceAccount (its RBAC is real here)."""
+def controller_kubeconfig(api: k8s.ApiClient, cluster: KubeCluster, seconds: int = 600) -> Path:
+    """A kubeconfig with a token of the chart's stook-controller ServiceAccount (its RBAC is
+    real here), valid for *seconds*."""
     apply_chart(api)
     token = k8s.CoreV1Api(api).create_namespaced_service_account_token(
-        "stook-controller", NAMESPACE, {"spec": {"audiences": [], "expirationSeconds": 600}}
+        "stook-controller", NAMESPACE, {"spec": {"audiences": [], "expirationSeconds": seconds}}
     )
-    path = cluster.token_kubeconfig("upgrade-controller", str(token.status.token))
+    return cluster.token_kubeconfig("upgrade-controller", str(token.status.token))
+
+
+def controller_credential(api: k8s.ApiClient, cluster: KubeCluster) -> k8s.ApiClient:
+    """An API client as the chart's stook-controller ServiceAccount."""
+    path = controller_kubeconfig(api, cluster)
     client: k8s.ApiClient = config.new_client_from_config(config_file=str(path))
     return client
 
@@ -379,6 +387,8 @@ def test_the_first_failure_stops_it_then_retry_skip_and_abort(
     failed = rig.wait_phase(name, "Failed")
     assert f"stopped at the first failure ({first})" in failed.status.message
     assert "fell back to slot A" in failed.status.message
+    assert "stook-health-sshd.service failed" in failed.status.message
+    assert failed.status.nodes[0].failed_check == "stook-health-sshd.service"
     assert "left cordoned for inspection" in failed.status.message
     assert rig.cordoned() == {first}  # the others untouched
     assert [n.step for n in failed.status.nodes] == ["Failed", "Pending", "Pending"]

@@ -19,7 +19,7 @@ from stook_agent.api.osversion import OSImage
 from stook_agent.runtime.client import Object
 from stook_agent.upgrades.download import Downloader
 from stook_agent.upgrades.node import NodeSide, NodeUpgradeReconciler, Request, Worker
-from stook_agent.upgrades.osactions import OsActions, Written
+from stook_agent.upgrades.osactions import FailedChecks, OsActions, Written
 
 IMAGE = OSImage(version="2.0", image_url="http://127.0.0.1:1/i.img", sha256="ab" * 32, size=10)
 
@@ -60,8 +60,13 @@ class RecordingActions(OsActions):
         self.during_write()  # type: ignore[attr-defined]
         return Written("B", "2.0")
 
-    def set_next(self, slot: str) -> None:
-        self.calls.append(f"set-next {slot}")  # type: ignore[attr-defined]
+    def set_next(self, slot: str, attempts: int) -> None:
+        self.calls.append(f"set-next {slot} --attempts {attempts}")  # type: ignore[attr-defined]
+
+    def failed_checks(self, boot: int = -1) -> FailedChecks:
+        self.calls.append(f"journal {boot}")  # type: ignore[attr-defined]
+        return FailedChecks(("stook-health-sshd.service",),
+                            ("stook-health: ssh.service is not active",))  # fmt: skip
 
     def reboot(self) -> None:
         self.calls.append("reboot")  # type: ignore[attr-defined]
@@ -70,7 +75,7 @@ class RecordingActions(OsActions):
 def upgrade_asking(node: str) -> Object:
     return {
         "metadata": {"name": "u", "uid": "uid-1", "creationTimestamp": "2026-01-01T00:00:00Z"},
-        "spec": {"version": "v2"},
+        "spec": {"version": "v2", "bootAttempts": 1},
         "status": {"image": IMAGE.to_dict(), "nodes": [{"name": node, "step": "Upgrading"}]},
     }
 
@@ -123,8 +128,36 @@ def test_a_request_withdrawn_during_the_write_never_sets_the_slot_next(tmp_path:
 
     actions = RecordingActions()  # the same write, still asked for: set next, then reboot
     r = reconciler(tmp_path, boot, actions)
-    worker = Worker(r, r.client.obj, Request("u", "uid-1/1", IMAGE), status_of(r).status)  # type: ignore[attr-defined]
+    worker = Worker(r, r.client.obj, Request("u", "uid-1/1", IMAGE, 1), status_of(r).status)  # type: ignore[attr-defined]
     worker.run()
-    assert actions.calls == ["write-slot", "set-next B", "reboot"]  # type: ignore[attr-defined]
+    assert actions.calls == ["write-slot", "set-next B --attempts 1", "reboot"]  # type: ignore[attr-defined]
     assert status_of(r).status.phase == "Rebooting"
     assert status_of(r).status.reboot_boot_id == "boot-1"
+
+
+def test_the_request_carries_the_upgrades_boot_attempts(tmp_path: Path) -> None:
+    boot = BootReport(slot="A", version="1.0", good=True, health="passed")
+    r = reconciler(tmp_path, boot, RecordingActions())
+    r.reconcile(r.client.obj)  # type: ignore[attr-defined]
+    accepted = status_of(r)
+    r.stop_worker()
+    assert accepted.spec.boot_attempts == 1 and accepted.status.phase == "Downloading"
+
+
+def test_a_fallback_names_the_failed_boots_check_from_its_journal(tmp_path: Path) -> None:
+    boot = BootReport(slot="A", version="1.0", good=True, fell_back=True, health="passed")
+    actions = RecordingActions()
+    r = reconciler(tmp_path, boot, actions)
+    r.client.obj = merge(  # type: ignore[attr-defined]
+        r.client.obj,  # type: ignore[attr-defined]
+        {"spec": {"request": "uid-1/1", "image": IMAGE.to_dict()},
+         "status": {"request": "uid-1/1", "phase": "Verifying", "targetSlot": "B"}},
+    )  # fmt: skip
+    r.reconcile(r.client.obj)  # type: ignore[attr-defined]
+    failed = status_of(r).status
+    assert failed.phase == "Failed" and failed.failed_check == "stook-health-sshd.service"
+    assert failed.message == (
+        "fell back to slot A (1.0): slot B (2.0) was never marked good; the failed boot: "
+        "stook-health-sshd.service failed: ssh.service is not active"
+    )
+    assert actions.calls == ["journal -1"]  # type: ignore[attr-defined]

@@ -253,12 +253,17 @@ _NODE_VARIABLES = {
 _NODE_ALWAYS = {"hostname", "mode", "role", "macs"}
 
 
-def _set(document: dict[str, Any], path: str, value: Any) -> None:
+def _set(document: dict[str, Any], path: str, value: Any) -> bool:
+    """Set the field at the dotted *path*; False (nothing set) when a parent on the way is not
+    a mapping: an ``install`` override gave it another type, which the model then reports."""
     parts = path.split(".")
     here = document
     for part in parts[:-1]:
         here = here.setdefault(part, {})
+        if not isinstance(here, dict):
+            return False
     here[parts[-1]] = value
+    return True
 
 
 def render_member(
@@ -273,17 +278,17 @@ def render_member(
         origins.set(f"install.{key}", "(fleet default)", exact=True)
     origins.merge(install, cluster.install, "install", f"{CLUSTER_VAR}.install")
     for path, value in _cluster_fields(cluster, member, server_url).items():
-        _set(document, path, value)
-        origins.set(path, f"{CLUSTER_VAR}.{_CLUSTER_VARIABLES[path]}")
+        if _set(document, path, value):
+            origins.set(path, f"{CLUSTER_VAR}.{_CLUSTER_VARIABLES[path]}")
     origins.merge(install, member.variables.install, "install", f"{NODE_VAR}.install")
     for path, value in _node_fields(member).items():
-        _set(document, path, value)
-        origins.set(path, f"{NODE_VAR}.{_NODE_VARIABLES[path]}")
-    nics = install.setdefault("management_interface", {})
-    nics["nics"] = [{"mac": mac} for mac in member.variables.macs]
-    origins.set(f"{NET}.nics", f"{NODE_VAR}.macs")
-    for index in range(len(member.variables.macs)):
-        origins.set(f"{NET}.nics[{index}]", f"{NODE_VAR}.macs[{index}]", exact=True)
+        if _set(document, path, value):
+            origins.set(path, f"{NODE_VAR}.{_NODE_VARIABLES[path]}")
+    nics = [{"mac": mac} for mac in member.variables.macs]
+    if _set(document, f"{NET}.nics", nics):
+        origins.set(f"{NET}.nics", f"{NODE_VAR}.macs")
+        for index in range(len(nics)):
+            origins.set(f"{NET}.nics[{index}]", f"{NODE_VAR}.macs[{index}]", exact=True)
     return document, origins
 
 
@@ -337,9 +342,11 @@ def _level_clashes(cluster: ClusterVars, members: list[Member]) -> list[FleetPro
     return problems
 
 
-def _members(hosts: Mapping[str, Any]) -> tuple[list[Member], list[FleetProblem]]:
+def _members(hosts: Any) -> tuple[list[Member], list[FleetProblem]]:
     members: list[Member] = []
     problems: list[FleetProblem] = []
+    if not isinstance(hosts, Mapping):
+        return [], [FleetProblem.of("(hosts)", "is not a mapping of host names to variables")]
     for key, data in hosts.items():
         name = str(key)
         variables, found, bad = _typed(NodeVars, data, NODE_VAR, name)

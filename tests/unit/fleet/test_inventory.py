@@ -300,6 +300,16 @@ def test_one_field_in_one_place_per_level() -> None:
     assert len(found) == 3
 
 
+def test_an_override_of_the_wrong_type_is_a_report_not_a_crash() -> None:
+    cluster = cluster_vars()
+    cluster["install"]["management_interface"] = "eno1"
+    hosts = host_vars()
+    hosts["node3"]["install"] = {"join_check": 5}
+    found = problems(hosts, cluster)
+    one(found, "node1, node2, node3: stook_cluster.install.management_interface", "mapping")
+    one(found, "node3: stook_node.install.join_check (install.join_check)", "mapping")
+
+
 def test_a_node_may_override_a_cluster_variable_through_install() -> None:
     hosts = host_vars()
     hosts["node3"]["install"] = {"dns_servers": ["10.1.1.1"]}
@@ -312,13 +322,15 @@ def test_a_node_may_override_a_cluster_variable_through_install() -> None:
     ("hosts", "cluster", "expected"),
     [
         ({}, cluster_vars(), "(hosts): is empty"),
+        (["node1"], cluster_vars(), "(hosts): is not a mapping"),
         ({"node1": ["a"]}, cluster_vars(), "node1: stook_node: is not a mapping of variables"),
         (host_vars(), "token", "stook_cluster: is not a mapping of variables"),
         ({"node1": None}, cluster_vars(), "node1: stook_node.macs: is required"),
         ({"node1": {"mode": "create", "macs": ["52:54:00:00:00:01"], "colour": 1}}, cluster_vars(),
          "node1: stook_node.colour: is not a known field"),
     ],
-    ids=["no-hosts", "host-not-mapping", "cluster-not-mapping", "host-without-vars", "typo"],
+    ids=["no-hosts", "hosts-not-mapping", "host-not-mapping", "cluster-not-mapping",
+         "host-without-vars", "typo"],
 )  # fmt: skip
 def test_malformed_inventories_are_reports(hosts: Any, cluster: Any, expected: str) -> None:
     found = problems(hosts, cluster)

@@ -7,7 +7,6 @@ both serving certificates with its server CA."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import socket
@@ -31,8 +30,9 @@ from stook_core.hardware import dump_profile
 from stook_installer import cli, install_cli
 from stook_installer.engine.events import Event
 from stook_installer.engine.join import JoinPreflight, JoinRefused, JoinTarget
-from support.apiserver import ApiServerError, KubeCluster, free_port, running_cluster, sign
+from support.apiserver import ApiServerError, KubeCluster, free_port, running_cluster
 from support.install_engine import build_image, document, loop_disks, loop_machine
+from support.join_cluster import cluster_ca, cluster_supervisor, full_token, service_account_token
 from support.supervisor import Supervisor
 from support.tiers import require_commands, require_root, require_tier
 from support.tls import self_signed
@@ -64,32 +64,16 @@ class Lab:
     cluster: KubeCluster
     tmp: Path
 
-    @property
-    def pki(self) -> Path:
-        assert self.cluster.workdir is not None
-        return self.cluster.workdir / "pki"
-
-    @property
-    def ca(self) -> bytes:
-        return (self.pki / "ca.crt").read_bytes()
-
     def full_token(self, ca: bytes | None = None) -> SecretStr:
-        digest = hashlib.sha256(self.ca if ca is None else ca).hexdigest()
-        return SecretStr(f"K10{digest}::server:{PASSWORD}")
+        return SecretStr(full_token(cluster_ca(self.cluster) if ca is None else ca, PASSWORD))
 
-    def supervisor(
-        self, host: str, port: int = 0, *, ca: bytes | None = None, signed: bool = True
-    ) -> Supervisor:
+    def supervisor(self, host: str, port: int = 0, *, signed: bool = True) -> Supervisor:
         """A supervisor on *host*: certificate signed by the cluster CA (or self-signed)."""
         if signed:
-            name = f"supervisor-{host}"
-            sign(self.pki, name, "/CN=rke2-supervisor", f"subjectAltName=IP:{host}")
-            cert, key = self.pki / f"{name}.crt", self.pki / f"{name}.key"
-        else:
-            folder = self.tmp / f"self-signed-{host}"
-            folder.mkdir()
-            cert, key = self_signed(folder, ip=host)
-        return Supervisor(host, port, self.ca if ca is None else ca, cert, key)
+            return cluster_supervisor(self.cluster, host, port)
+        folder = self.tmp / f"self-signed-{host}"
+        folder.mkdir()
+        return Supervisor(host, port, cluster_ca(self.cluster), *self_signed(folder, ip=host))
 
     def target(self, server_url: str, **changes: Any) -> JoinTarget:
         target = JoinTarget(
@@ -125,28 +109,7 @@ def assert_no_secret(*texts: str) -> None:
 @pytest.fixture(scope="module")
 def node_reader(admin: k8s.ApiClient) -> SecretStr:
     """A ServiceAccount token that may get nodes: what install.join_check.api_token holds."""
-    return _service_account_token(admin, may_get_nodes=True)
-
-
-def _service_account_token(admin: k8s.ApiClient, *, may_get_nodes: bool) -> SecretStr:
-    core, rbac = k8s.CoreV1Api(admin), k8s.RbacAuthorizationV1Api(admin)
-    name = f"join-check-{uuid.uuid4().hex[:6]}"
-    core.create_namespaced_service_account("default", {"metadata": {"name": name}})
-    if may_get_nodes:
-        rbac.create_cluster_role(
-            {"metadata": {"name": name},
-             "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]}
-        )  # fmt: skip
-        rbac.create_cluster_role_binding(
-            {"metadata": {"name": name},
-             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                         "name": name},
-             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "default"}]}
-        )  # fmt: skip
-    request = core.create_namespaced_service_account_token(
-        name, "default", {"spec": {"expirationSeconds": 3600}}
-    )
-    return SecretStr(request.status.token)
+    return SecretStr(service_account_token(admin))
 
 
 # --- passing --------------------------------------------------------------------------------------
@@ -220,7 +183,7 @@ def test_a_hostname_that_is_already_a_node_is_refused(
 def test_a_token_that_may_not_get_nodes_or_is_unknown_is_refused(
     lab: Lab, admin: k8s.ApiClient
 ) -> None:
-    unprivileged = _service_account_token(admin, may_get_nodes=False)
+    unprivileged = SecretStr(service_account_token(admin, may_get_nodes=False))
     with lab.supervisor(loopback()) as supervisor:
         text = refused(lab.target(supervisor.url, api_token=unprivileged), [])
         assert "HTTP 403 to the node lookup" in text and "may not get nodes" in text

@@ -16,7 +16,9 @@ from kubernetes import client as k8s
 from stook_agent import __version__, nodestatus, vms
 from stook_agent.disks import setup as disks
 from stook_agent.networks import cluster as network_cluster
+from stook_agent.networks import nodefeature as node_networks
 from stook_agent.networks import vmaddresses
+from stook_agent.networks.mgmt import MgmtSettings, api_endpoint
 from stook_agent.runtime.leader import LeaseSettings
 from stook_agent.runtime.manager import Manager, ManagerSettings
 from stook_agent.settings import AgentSettings, DiskSettings
@@ -58,6 +60,9 @@ class Agent:
         self.upgrades = upgrades.setup(self.manager, settings)
         self.network_cluster = network_cluster.setup(self.manager, settings)  # cluster controller
         self.vm_addresses = vmaddresses.setup(self.manager, settings)
+        self.node_networks = node_networks.setup(
+            self.manager, settings, mgmt=MgmtSettings(api_server=api_endpoint(api))
+        )
 
     def run(self, stop: threading.Event) -> int:
         """Run until *stop* is set (SIGTERM); 0, or 1 when the cluster side lost its Lease."""

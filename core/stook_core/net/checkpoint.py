@@ -37,6 +37,8 @@ UNIT_PREFIX = "stook-net-rollback-"
 Outcome = Literal["Committed", "RolledBack"]
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _NETDEV_NAME = re.compile(r"^Name=(\S+)$", re.MULTILINE)
+_MTU_LINE = re.compile(r"^MTUBytes=.*\n", re.MULTILINE)
+SETTLE_SECONDS = 10.0  # for networkd to make the netdevs a switch deleted
 
 
 class TrialError(RuntimeError):
@@ -85,6 +87,8 @@ class Host(Protocol):
     def delete_link(self, name: str) -> None:
         """Delete the link if it exists."""
         ...
+
+    def link_exists(self, name: str) -> bool: ...
 
     def reload_networkd(self) -> None: ...
 
@@ -140,8 +144,11 @@ class SystemHost:
         )
 
     def delete_link(self, name: str) -> None:
-        if Path("/sys/class/net", name).exists():
+        if self.link_exists(name):
             _run(["ip", "link", "delete", name])
+
+    def link_exists(self, name: str) -> bool:
+        return Path("/sys/class/net", name).exists()
 
     def reload_networkd(self) -> None:
         _run(["networkctl", "reload"])
@@ -194,6 +201,7 @@ class Result:
     failed_probes: list[str]
     started: float
     finished: float
+    probes: list[str] = field(default_factory=list)  # the probes chosen (passing before)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=1, sort_keys=True)
@@ -209,6 +217,7 @@ class Result:
             failed_probes=[str(p) for p in data["failed_probes"]],
             started=float(data["started"]),
             finished=float(data["finished"]),
+            probes=[str(p) for p in data.get("probes", [])],
         )
 
 
@@ -233,12 +242,22 @@ def management_files(networkd: Path) -> dict[str, str]:
     return found
 
 
+def _without_mtu(text: str | None) -> str | None:
+    return None if text is None else _MTU_LINE.sub("", text)
+
+
+def netdev_names(files: Mapping[str, str]) -> list[str]:
+    return [m.group(1) for f, t in sorted(files.items()) if f.endswith(".netdev")
+            for m in [_NETDEV_NAME.search(t)] if m]  # fmt: skip
+
+
 def changed_netdevs(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
     """Netdevs of *old* whose .netdev file *new* changes or drops: networkd never alters an
-    existing netdev, so these are deleted for the reload to make them anew."""
+    existing netdev, so these are deleted for the reload to make them anew. An MTU alone does
+    not count: the .network files set it too, and a reload applies those in place."""
     names = []
     for file, text in sorted(old.items()):
-        if file.endswith(".netdev") and new.get(file) != text:
+        if file.endswith(".netdev") and _without_mtu(new.get(file)) != _without_mtu(text):
             match = _NETDEV_NAME.search(text)
             if match:
                 names.append(match.group(1))
@@ -392,16 +411,35 @@ class Trial:
             (trial / name).write_text(text, encoding="utf-8")
 
     def _switch(self, old: Mapping[str, str], new: Mapping[str, str]) -> None:
-        for name in changed_netdevs(old, new):
+        """Deleted netdevs are made anew by the reload; one that networkd missed (it saw the
+        deletion late) gets another reload."""
+        deleted = changed_netdevs(old, new)
+        for name in deleted:
             self.host.delete_link(name)
         self.host.reload_networkd()
+        wanted = [name for name in netdev_names(new) if name in deleted or name not in
+                  netdev_names(old)]  # fmt: skip
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while wanted and time.monotonic() < deadline:
+            time.sleep(1)
+            missing = [name for name in wanted if not self.host.link_exists(name)]
+            if not missing:
+                return
+            self.host.reload_networkd()
 
     def _finish(
         self, checkpoint: Checkpoint, outcome: Outcome, by: Literal["agent", "timer"],
         reason: str, failed: list[str],
     ) -> Result:  # fmt: skip
         result = Result(
-            checkpoint.ident, outcome, by, reason, failed, checkpoint.started, self.clock()
+            checkpoint.ident,
+            outcome,
+            by,
+            reason,
+            failed,
+            checkpoint.started,
+            self.clock(),
+            [p.name for p in checkpoint.probes],
         )
         _atomic_write(self.paths.result(checkpoint.ident), result.to_json())
         self.paths.checkpoint.unlink(missing_ok=True)

@@ -58,6 +58,9 @@ class FakeHost:
     def reload_networkd(self) -> None:
         self.calls.append("reload")
 
+    def link_exists(self, name: str) -> bool:
+        return True
+
 
 def trial(tmp_path: Path, passes: set[Probe] | None = None) -> tuple[Trial, FakeHost, Path]:
     networkd = tmp_path / "etc-network"
@@ -152,3 +155,6 @@ def test_changed_netdevs_are_those_whose_file_changed_or_went() -> None:
     assert changed_netdevs(BEFORE, AFTER) == []
     assert changed_netdevs(AFTER, BEFORE) == ["mgmt-br.30"]
     assert changed_netdevs(BEFORE, {**BEFORE, "10-mgmt-bo.netdev": BOND_LACP}) == ["mgmt-bo"]
+    # An MTU is applied in place by the .network files: the bond stays.
+    mtu = BOND.replace("Kind=bond\n", "Kind=bond\nMTUBytes=1400\n")
+    assert changed_netdevs(BEFORE, {**BEFORE, "10-mgmt-bo.netdev": mtu}) == []

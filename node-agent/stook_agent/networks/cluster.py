@@ -73,6 +73,14 @@ def _labels_changed(old: Object | None, new: Object | None) -> bool:
     return bool(old["metadata"].get("labels") != new["metadata"].get("labels"))
 
 
+def _status_moved(old: Object | None, new: Object | None, *fields: str) -> bool:
+    """Whether any of the status *fields* differ (a new or deleted object: yes)."""
+    if old is None or new is None:
+        return True
+    before, after = old.get("status") or {}, new.get("status") or {}
+    return any(before.get(f) != after.get(f) for f in fields)
+
+
 def _vm_network_refs(vm: Object | None) -> set[str]:
     """The NADs (namespace/name) a KubeVirt VM's template attaches to."""
     if vm is None:
@@ -153,10 +161,13 @@ class NetworkCluster:
     # -- what re-queues what ---------------------------------------------------------------
 
     def _on_report(self, key: str, old: Object | None, new: Object | None) -> None:
-        self.view.enqueue_all("networks", "configs", "changes")
+        # Not on vmAddresses: the VM IP publisher's writes concern no network.
+        if _status_moved(old, new, "management", "networks"):
+            self.view.enqueue_all("networks", "configs", "changes")
 
     def _on_inventory(self, key: str, old: Object | None, new: Object | None) -> None:
-        self.view.enqueue_all("configs")
+        if _status_moved(old, new, "nics"):
+            self.view.enqueue_all("configs")
 
     def _on_node(self, key: str, old: Object | None, new: Object | None) -> None:
         if _labels_changed(old, new):

@@ -97,7 +97,8 @@ class VMNetworkReconciler(_Base):
         key = object_key(obj)
         network = self.view.network(vmn.spec.cluster_network)
         if network is not None:
-            network = state.derived(network, self.view.all_configs(), self.view.reports())
+            reports = self.view.reports() if network.metadata.name == MANAGEMENT else []
+            network = state.derived(network, self.view.all_configs(), reports)
         problem = state.vm_network_problem(vmn, network) or state.foreign_nad(
             self.view.nads.get(key), key
         )
@@ -228,7 +229,7 @@ class ClusterNetworkReconciler(_Base):
             "conditions": conditioned(obj, Ready=verdict),
         }
         write_status(self.client, obj, status)
-        if any(before.get(k) != status[k] for k in ("vlanIds", "reservedVlanIds", "mtu")):
+        if any(before.get(k) != status[k] for k in ("reservedVlanIds", "mtu")):  # their NADs
             self.view.enqueue("vm_networks", [state.key_of(v) for v in vm_networks])
         if name != MANAGEMENT:
             self._label(name, set(ready))

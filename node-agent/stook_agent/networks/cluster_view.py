@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -24,16 +25,40 @@ def cached(informer: Informer) -> list[Object]:
     return [obj for key in list(informer.keys()) if (obj := informer.get(key)) is not None]
 
 
-def parsed(model: type[T], informer: Informer) -> list[T]:
-    """Every cached object of *informer* that fits *model*, by key (one that does not is
-    left out and logged: its own reconcile reports it)."""
-    found: list[T] = []
-    for obj in cached(informer):
-        try:
-            found.append(model.parse(obj))
-        except InvalidObjectError as error:
-            log.debug("skipping: %s", error)
-    return found
+class Parsed:
+    """Typed objects of informers' caches, each parsed once per resourceVersion (a reconcile
+    reads every object of a kind: at a thousand objects, parsing them all each time would be
+    most of its work). The models are shared: read them, copy before changing one. Objects
+    that do not fit their model are left out and logged: their own reconcile reports them."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[int, str], tuple[str | None, StookObject | None]] = {}
+        self._lock = threading.Lock()
+
+    def all(self, model: type[T], informer: Informer) -> list[T]:
+        found: list[T] = []
+        seen: set[tuple[int, str]] = set()
+        for obj in cached(informer):
+            meta = obj.get("metadata") or {}
+            memo_key = (id(informer), f"{meta.get('namespace')}/{meta.get('name')}")
+            version = meta.get("resourceVersion")
+            seen.add(memo_key)
+            with self._lock:
+                hit = self._memo.get(memo_key)
+            if hit is None or hit[0] != version or version is None:
+                try:
+                    hit = (version, model.parse(obj))
+                except InvalidObjectError as error:
+                    log.debug("skipping: %s", error)
+                    hit = (version, None)
+                with self._lock:
+                    self._memo[memo_key] = hit
+            if isinstance(hit[1], model):
+                found.append(hit[1])
+        with self._lock:  # forget deleted objects
+            for memo_key in [k for k in self._memo if k[0] == id(informer) and k not in seen]:
+                del self._memo[memo_key]
+        return found
 
 
 @dataclass
@@ -50,6 +75,7 @@ class View:
     once the controllers exist."""
     requeue: dict[str, Callable[[str], None]] = field(default_factory=dict)
     """By kind, as primaries: add a key to that controller's queue."""
+    parsed: Parsed = field(default_factory=Parsed)
 
     @property
     def networks(self) -> Informer:
@@ -77,22 +103,22 @@ class View:
             return None
 
     def all_configs(self) -> list[UplinkConfig]:
-        return parsed(UplinkConfig, self.configs)
+        return self.parsed.all(UplinkConfig, self.configs)
 
     def all_vm_networks(self) -> list[VMNetwork]:
-        return parsed(VMNetwork, self.vm_networks)
+        return self.parsed.all(VMNetwork, self.vm_networks)
 
     def all_changes(self) -> list[ManagementChange]:
-        return parsed(ManagementChange, self.changes)
+        return self.parsed.all(ManagementChange, self.changes)
 
     def reports(self) -> list[NodeNetwork]:
-        return parsed(NodeNetwork, self.node_networks)
+        return self.parsed.all(NodeNetwork, self.node_networks)
 
     def node_reports(self) -> dict[str, NodeNetwork]:
-        return {nn.spec.node_name: nn for nn in parsed(NodeNetwork, self.node_networks)}
+        return {nn.spec.node_name: nn for nn in self.parsed.all(NodeNetwork, self.node_networks)}
 
     def nic_inventories(self) -> dict[str, NicInventory]:
-        return {i.spec.node_name: i for i in parsed(NicInventory, self.inventories)}
+        return {i.spec.node_name: i for i in self.parsed.all(NicInventory, self.inventories)}
 
     def node_labels(self) -> dict[str, dict[str, str]]:
         return {

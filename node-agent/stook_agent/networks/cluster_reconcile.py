@@ -26,6 +26,7 @@ from stook_agent.runtime.events import EventRecorder
 
 log = logging.getLogger(__name__)
 Leading = Callable[[], bool]
+SYNC_WAIT = 0.5  # s between looks while the caches fill
 
 
 Verdict = tuple[ConditionStatus, str, str]  # status, reason, message
@@ -63,9 +64,17 @@ class _Base(Reconciler):
         self.recorder = recorder
         self.leading = leading
 
-    def _follower(self) -> bool:
-        """The Lease is gone: the next leader acts (this controller is being stopped)."""
-        return self.leading is not None and not self.leading()
+    needs_nads = True
+
+    def _not_now(self) -> Result | None:
+        """Nothing (Result()) once the Lease is gone: the next leader acts (this controller is
+        being stopped); a look again soon while a cache is still filling: deciding on a partial
+        view would delete NADs and node labels that should stay."""
+        if self.leading is not None and not self.leading():
+            return Result()
+        if not self.view.synced(nads=self.needs_nads):
+            return Result(requeue_after=SYNC_WAIT)
+        return None
 
     def _invalid(self, obj: Object, error: InvalidObjectError) -> Result:
         verdict: Verdict = ("False", "InvalidSpec", str(error))
@@ -88,8 +97,8 @@ class VMNetworkReconciler(_Base):
         self.nads = nads
 
     def reconcile(self, obj: Object) -> Result:
-        if self._follower():
-            return Result()
+        if (later := self._not_now()) is not None:
+            return later
         try:
             vmn = VMNetwork.parse(obj)
         except InvalidObjectError as error:
@@ -102,7 +111,10 @@ class VMNetworkReconciler(_Base):
         problem = state.vm_network_problem(vmn, network) or state.foreign_nad(
             self.view.nads.get(key), key
         )
-        users = state.used_by(self.view.all_vms(), vmn.metadata.namespace or "", vmn.metadata.name)
+        users = vmn.status.used_by  # until KubeVirt's VMs are listed (or without KubeVirt)
+        if self.view.vms.synced.is_set():
+            namespace, name = vmn.metadata.namespace or "", vmn.metadata.name
+            users = state.used_by(self.view.all_vms(), namespace, name)
         status: dict[str, Any] = {"usedBy": users, "observedGeneration": vmn.metadata.generation}
         if problem is not None or network is None:
             assert problem is not None
@@ -174,8 +186,8 @@ class ClusterNetworkReconciler(_Base):
         self.nodes = nodes
 
     def absent(self, key: str) -> Result:
-        if self._follower():
-            return Result()
+        if (later := self._not_now()) is not None:
+            return later
         if key == MANAGEMENT:
             self.client.create({
                 "apiVersion": ClusterNetwork.KIND.api_version,
@@ -188,8 +200,8 @@ class ClusterNetworkReconciler(_Base):
         return Result()
 
     def reconcile(self, obj: Object) -> Result:
-        if self._follower():
-            return Result()
+        if (later := self._not_now()) is not None:
+            return later
         try:
             network = ClusterNetwork.parse(obj)
         except InvalidObjectError as error:
@@ -265,13 +277,15 @@ class UplinkConfigReconciler(_Base):
     """An UplinkConfig's nodes and readiness, and Accepted=False naming a NIC that another
     network holds on a node (the management network's above all) or an overlapping config."""
 
+    needs_nads = False
+
     def absent(self, key: str) -> Result:
         self.view.enqueue_all("networks")  # its network lists it no more (and may be down)
         return Result()
 
     def reconcile(self, obj: Object) -> Result:
-        if self._follower():
-            return Result()
+        if (later := self._not_now()) is not None:
+            return later
         try:
             config = UplinkConfig.parse(obj)
         except InvalidObjectError as error:

@@ -183,6 +183,8 @@ class RolloutReconciler(Reconciler):
     def reconcile(self, obj: Object) -> Result:
         if self.leading is not None and not self.leading():
             return Result()
+        if not self.view.synced(nads=False):  # another change's state unknown: never start two
+            return Result(requeue_after=0.5)
         try:
             change = ManagementChange.parse(obj)
         except InvalidObjectError:

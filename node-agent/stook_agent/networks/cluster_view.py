@@ -93,6 +93,15 @@ class View:
     def changes(self) -> Informer:
         return self.primaries["changes"]
 
+    def synced(self, nads: bool = True) -> bool:
+        """Every cache a decision reads has been listed: the network kinds, the nodes and their
+        reports, and (*nads*) Multus's NADs. KubeVirt's VMs aside: a cluster may have no
+        KubeVirt, and only ``usedBy`` reads them; management changes need no Multus either."""
+        informers = [*self.primaries.values(), self.node_networks, self.inventories, self.nodes]
+        if nads:
+            informers.append(self.nads)
+        return len(self.primaries) == 4 and all(i.synced.is_set() for i in informers)
+
     # -- typed reads -----------------------------------------------------------------------
 
     def network(self, name: str) -> ClusterNetwork | None:

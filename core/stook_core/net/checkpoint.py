@@ -389,6 +389,12 @@ class Trial:
         """A whole change: the probes that pass now, the trial, the probes again (each polled
         up to *probe_timeout*), then commit, or roll back naming the probes that failed."""
         probes = passing(candidates, self.runner)
+        if not probes:
+            tried = ", ".join(p.name for p in candidates) or "none"
+            raise TrialError(
+                f"no probe passes before the change (tried: {tried}): nothing could tell a "
+                "change that cuts the node off from a good one; nothing was changed"
+            )
         self.begin(ident, after, probes, rollback_after)
         failed = wait_until_all_pass(probes, probe_timeout, self.runner)
         if failed:

@@ -158,3 +158,13 @@ def test_changed_netdevs_are_those_whose_file_changed_or_went() -> None:
     # An MTU is applied in place by the .network files: the bond stays.
     mtu = BOND.replace("Kind=bond\n", "Kind=bond\nMTUBytes=1400\n")
     assert changed_netdevs(BEFORE, {**BEFORE, "10-mgmt-bo.netdev": mtu}) == []
+
+
+def test_run_refuses_a_change_no_probe_could_judge(tmp_path: Path) -> None:
+    change, host, networkd = trial(tmp_path, passes=set())  # nothing answers, even before
+    before = files(networkd)
+    with pytest.raises(TrialError, match=r"no probe passes before the change \(tried: gateway"):
+        change.run("c1", AFTER, [GATEWAY, API], rollback_after=60, probe_timeout=0)
+    assert host.calls == []
+    assert files(networkd) == before
+    assert change.pending() is None

@@ -22,6 +22,7 @@ from stook_agent.runtime.events import EventRecorder
 from stook_agent.upgrades.cluster import parse_time
 
 REPORT_GRACE = timedelta(seconds=120)  # beyond the checkpoint's own timeout, for the report
+LONGEST_TRIAL = timedelta(seconds=1800) + REPORT_GRACE  # rollbackAfterSeconds' maximum
 POLL = 5.0  # s between looks while nodes are being changed (their reports also requeue)
 
 
@@ -64,6 +65,21 @@ def problems(change: ManagementChange, nodes: list[str], facts: Facts) -> list[s
     return found
 
 
+def _trials(facts: Facts) -> list[str]:
+    """Nodes still in a trial (a change deleted mid-rollout): ``<node> (<change>)``. A report
+    older than the longest checkpoint is not one: its checkpoint has ended by itself, and a
+    node that never reports again must not hold every later change back (nmstate #854)."""
+    found = []
+    for name, report in facts.reports.items():
+        last = report.status.management.last_change
+        if name not in facts.nodes or last is None or last.phase not in ("Applying", "Applied"):
+            continue
+        since = parse_time(last.time)
+        if since is not None and facts.now - since <= LONGEST_TRIAL:
+            found.append(f"{name} ({last.change})")
+    return sorted(found)
+
+
 def _result(node: NodeChange, reports: Mapping[str, NodeNetwork]) -> ChangeResult | None:
     report = reports.get(node.name)
     result = report.status.management.last_change if report is not None else None
@@ -80,8 +96,12 @@ def step(change: ManagementChange, facts: Facts) -> ManagementChange:
     if status.phase in ("Succeeded", "Failed"):
         return change
     if status.phase == "Pending":
-        if facts.running is not None:
-            status.message = f"waits for ManagementChange {facts.running} (one runs at a time)"
+        trials = _trials(facts)
+        blocker = f"ManagementChange {facts.running}" if facts.running else None
+        if blocker is None and trials:  # e.g. a change deleted mid-rollout
+            blocker = f"the trial on {', '.join(trials)} to end"
+        if blocker is not None:
+            status.message = f"waits for {blocker} (one change runs at a time)"
             status.conditions = set_condition(status.conditions, "Validated", "Unknown",
                                               "Waiting", status.message, generation)  # fmt: skip
             return change

@@ -122,6 +122,13 @@ def test_one_change_at_a_time_and_bad_changes_fail_before_touching_a_node() -> N
         and "waits for ManagementChange c0" in waiting.status.message
     )
 
+    # A node still in the trial of a change deleted mid-rollout holds the next one back.
+    trial = {"a": _report("a", "gone/1", "Applied", time="2026-12-01T23:59:00Z")}
+    held = step(_change(), _facts(trial))
+    assert held.status.phase == "Pending" and "the trial on a (c1) to end" in held.status.message
+    # ... but not for ever: beyond the longest checkpoint the report is stale.
+    assert step(_change(), _facts(trial, now=NOW + timedelta(hours=1))).status.phase == "Running"
+
     static = _change(static={"addresses": {"a": "10.0.0.5/24", "x": "10.0.0.9/24"}})
     refused = step(static, _facts())
     assert refused.status.phase == "Failed" and refused.status.nodes == []

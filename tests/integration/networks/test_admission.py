@@ -52,7 +52,12 @@ def test_a_network_or_vm_network_in_use_cannot_be_deleted(
     kube.create("clusternetworks", network(cn))
     kube.create("uplinkconfigs", uplink(f"u-{tag}", cn, {"rack": f"d{tag}"}))
     kube.create("vmnetworks", vm_network(f"v-{tag}", cn, 42))
-    wait_until(lambda: kube.status("clusternetworks", cn).get("vmNetworks"), "the network's users")
+    wait_until(
+        lambda: (
+            (s := kube.status("clusternetworks", cn)).get("vmNetworks") and s.get("uplinkConfigs")
+        ),
+        "the network's users listed",
+    )
     refused(
         lambda: kube.delete("clusternetworks", cn),
         f"ClusterNetwork {cn} is in use by UplinkConfig u-{tag}, VMNetwork default/v-{tag}",

@@ -83,7 +83,10 @@ def test_vm_networks_get_their_nads_and_nodes_their_vlans_and_labels(
         nad = kube.nad("default", name)
         return json.loads(nad["spec"]["config"]) if nad else None
 
-    config = wait_until(lambda: nad_config(f"v100-{tag}"), "the VLAN 100 NAD")
+    config = wait_until(
+        lambda: (c := nad_config(f"v100-{tag}")) and c["mtu"] == 9000 and c,
+        "the VLAN 100 NAD with the uplinks' MTU",
+    )
     assert config == {
         "cniVersion": "0.3.1",
         "name": f"v100-{tag}",
@@ -100,8 +103,11 @@ def test_vm_networks_get_their_nads_and_nodes_their_vlans_and_labels(
     status = kube.status("clusternetworks", cn)
     assert status["mtu"] == 9000 and status["uplinkConfigs"] == [f"u-{tag}"]
     assert status["vmNetworks"] == [f"default/v100-{tag}", f"default/v200-{tag}"]
-    vmn = kube.status("vmnetworks", f"v100-{tag}", "default")
-    assert vmn["phase"] == "Ready" and vmn["mtu"] == 9000
+    vmn = wait_until(
+        lambda: (v := kube.status("vmnetworks", f"v100-{tag}", "default")).get("mtu") == 9000 and v,
+        "the VMNetwork's status",
+    )
+    assert vmn["phase"] == "Ready" and vmn["networkAttachmentDefinition"] == f"v100-{tag}"
 
     # The network is up on node A only (A's report): A is labelled, the network says B is not.
     label = f"network.stook.io/{cn}"
@@ -113,7 +119,13 @@ def test_vm_networks_get_their_nads_and_nodes_their_vlans_and_labels(
         "the config's ready count",
     )
     assert uplink_status["matchedNodes"] == sorted([node_a, node_b])
-    ready = {c["type"]: c for c in kube.status("clusternetworks", cn)["conditions"]}["Ready"]
+
+    def network_ready() -> dict[str, Any] | None:
+        conditions = kube.status("clusternetworks", cn).get("conditions") or []
+        found = next((c for c in conditions if c["type"] == "Ready"), None)
+        return found if found and node_a not in found["message"] else None
+
+    ready = wait_until(network_ready, "the network's Ready naming only node B")
     assert ready["status"] == "False" and node_b in ready["message"], ready
     # ... and then down on A: the label goes.
     report_as_node("NodeNetwork", node_a, {"networks": [{"clusterNetwork": cn, "ready": False}]})

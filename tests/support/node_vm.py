@@ -21,6 +21,7 @@ import json
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -157,11 +158,21 @@ class _QuietFiles(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _FileServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up early (a Range 0-0 probe, a stopped download) is no error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextmanager
-def serve_directory(folder: Path) -> Iterator[int]:
-    """HTTP on 127.0.0.1 (the guest's 10.0.2.2) serving *folder*; yields the port."""
+def serve_directory(folder: Path, host: str = "127.0.0.1") -> Iterator[int]:
+    """HTTP on *host* serving *folder*; yields the port. On 127.0.0.1 a guest reaches it as
+    10.0.2.2; on the host's own address (``host_address()``) this host reaches it too."""
     handler = functools.partial(_QuietFiles, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _FileServer((host, 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -169,6 +180,16 @@ def serve_directory(folder: Path) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def host_address() -> str:
+    """This host's address on its default route: QEMU's user network forwards a guest's
+    connection to it, and the host (e.g. a controller's pre-check) reaches it as well, unlike
+    10.0.2.2, which exists only inside the guest. No packet is sent (a UDP "connect")."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("198.51.100.1", 9))  # TEST-NET-2: reached by the default route only
+        address: str = probe.getsockname()[0]
+    return address
 
 
 def wait_for_unit(ssh: Ssh, unit: str, seconds: float) -> str:

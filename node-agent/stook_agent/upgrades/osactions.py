@@ -13,8 +13,10 @@ from pathlib import Path
 
 HEALTH_UNITS = (
     "stook-health-state.service", "stook-health-network.service", "stook-health-sshd.service",
-    "stook-health-agent.service", "stook-boot-failed.service",
+    "stook-health-agent.service",
 )  # fmt: skip
+# The OnFailure= handler: one instance per failed unit (older images: one plain unit).
+HANDLER_UNITS = ("stook-boot-failed@*.service", "stook-boot-failed.service")
 WRITING = re.compile(r"^writing:\s*([0-9.]+)%")
 WROTE = re.compile(r"^slot ([AB]) holds ([^\s;]+)")
 # What stook-os health-failed (the OnFailure= handler) says: the check that failed.
@@ -73,7 +75,8 @@ def parse_journal(output: str) -> FailedChecks:
         if not isinstance(message, str):
             continue
         if handler := HANDLER_SAYS.search(message):
-            checks[handler.group(1)] = None
+            if handler.group(1) != "unknown":  # an older handler without $MONITOR_UNIT
+                checks[handler.group(1)] = None
         elif "stook-health:" in message:
             lines[message.strip()[:512]] = None
             unit = entry.get("_SYSTEMD_UNIT")
@@ -146,7 +149,7 @@ class OsActions:
     def failed_checks(self, boot: int = -1) -> FailedChecks:
         """The health-check failures of boot *boot* (-1: the one before this), from the
         persistent journal; none when there are none or the journal cannot be read."""
-        units = [arg for unit in HEALTH_UNITS for arg in ("-u", unit)]
+        units = [arg for unit in (*HEALTH_UNITS, *HANDLER_UNITS) for arg in ("-u", unit)]
         command = [*self.journalctl, "-b", str(boot), "-o", "json", "--no-pager", *units]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=30)

@@ -198,6 +198,54 @@ def test_the_failure_unit_hands_the_decision_to_stook_os(tmp_path: Path) -> None
     assert "python3" not in script.read_text()  # the policy lives in stook_core.boot.status
 
 
+def run_handler(tmp_path: Path, *args: str, failed_units: str = "") -> list[str] | None:
+    """The handler's shell with a recording stook-os and a systemctl that lists *failed_units*
+    as failed; what stook-os was called with (None: not called)."""
+    root = Path(__file__).resolve().parents[3]
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir(exist_ok=True)
+    (fake_bin / "stook-os").write_text(f'#!/bin/sh\necho "$@" > {tmp_path / "called"}\n')
+    (fake_bin / "systemctl").write_text(
+        f'#!/bin/sh\nfor u in {failed_units}; do echo "$u loaded failed failed x"; done\n'
+    )
+    for tool in ("stook-os", "systemctl"):
+        (fake_bin / tool).chmod(0o755)
+    (tmp_path / "called").unlink(missing_ok=True)
+    result = subprocess.run(
+        ["bash", str(root / "iso-build/overlay/usr/lib/stook/health/check"), "failed", *args],
+        env={"PATH": f"{fake_bin}:/usr/bin:/bin"}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    called = tmp_path / "called"
+    return called.read_text().split() if called.exists() else None
+
+
+def test_the_handler_names_the_unit_of_its_instance_without_monitor_unit(tmp_path: Path) -> None:
+    """Two failures at once (a check and stook-boot-ok, which needed it) start the handler with
+    $MONITOR_UNIT unset: the instance (stook-boot-failed@<unit>.service) names the check, and the
+    stook-boot-ok instance stands down while a check's own handler reports it."""
+    called = run_handler(tmp_path, "stook-health-sshd.service")
+    assert called == ["health-failed", "--check", "stook-health-sshd.service"]
+    assert (
+        run_handler(tmp_path, "stook-boot-ok.service", failed_units="stook-health-sshd.service")
+        is None
+    )
+    # mark-good itself failed (every check passed): that is the failure to report.
+    called = run_handler(tmp_path, "stook-boot-ok.service")
+    assert called == ["health-failed", "--check", "stook-boot-ok.service"]
+
+
+def test_every_boot_check_starts_its_own_handler_instance() -> None:
+    units = Path(__file__).resolve().parents[3] / "iso-build/overlay/usr/lib/systemd/system"
+    checks = [*sorted(units.glob("stook-health-*.service")), units / "stook-boot-ok.service"]
+    assert len(checks) >= 5
+    for unit in checks:
+        assert "\nOnFailure=stook-boot-failed@%n.service\n" in unit.read_text(), unit.name
+    handler = (units / "stook-boot-failed@.service").read_text()
+    assert "ExecStart=/usr/lib/stook/health/check failed %i\n" in handler
+    assert not (units / "stook-boot-failed.service").exists()
+
+
 def test_osimage_and_boot_do_not_import_each_other() -> None:
     """stook_core.osimage (image files) needs os-release parsing only (stook_core.osrelease);
     stook_core.boot uses osimage. A fresh interpreter shows which modules an import pulls in."""

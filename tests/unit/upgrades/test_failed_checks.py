@@ -18,7 +18,7 @@ def test_the_handler_names_the_check_and_the_check_says_why() -> None:
         line("stook-health-state.service", "state: /dev/vda4 mounted, /etc overlay"),
         line("stook-health-sshd.service", "stook-health: ssh.service is not active"),
         json.dumps({"UNIT": "stook-health-sshd.service", "MESSAGE": "Failed with result 1"}),
-        line("stook-boot-failed.service",
+        line("stook-boot-failed@stook-health-sshd.service.service",
              "a required boot check failed (stook-health-sshd.service): reboot: slot B is on "
              "trial with no attempts left: GRUB falls back to slot A"),
         "not json",
@@ -38,6 +38,14 @@ def test_without_the_handlers_line_the_unit_that_complained_is_named() -> None:
     assert failed.describe().startswith(
         "stook-health-network.service failed: no IPv4 address on mgmt-br after 150 s"
     )
+
+
+def test_a_handler_that_could_not_name_the_check_leaves_it_to_the_unit_that_complained() -> None:
+    journal = "\n".join([
+        line("stook-health-sshd.service", "stook-health: ssh.service is not active"),
+        line("stook-boot-failed.service", "a required boot check failed (unknown): reboot: x"),
+    ])  # fmt: skip
+    assert parse_journal(journal).check == "stook-health-sshd.service"
 
 
 def test_a_clean_journal_names_nothing() -> None:

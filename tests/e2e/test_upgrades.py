@@ -1,4 +1,4 @@
-"""U1: a cluster OS upgrade of two installed QEMU nodes (issue 12, docs/upgrades.md).
+"""U1 and U2: cluster OS upgrades of two installed QEMU nodes (issue 12, docs/upgrades.md).
 
 Both nodes boot copy-on-write overlays of the session's one live install (conftest
 ``installed``), each with its own hostname and its own node credentials
@@ -16,6 +16,11 @@ U1  v1 -> v2 (support/os_image.py: another VERSION): one node after the other (a
     good; the Upgrade ends Succeeded. A pod bound to node 1 with a PodDisruptionBudget goes
     through the Eviction API. The controller is SIGKILLed once, while node 1 reboots; the next
     process continues: no node repeated or skipped.
+U2  (the same booted nodes, on v2) -> v3, a broken build whose kernel and userspace boot but
+    whose required boot check stook-health-sshd.service fails: stook-boot-failed reboots, GRUB
+    falls back to v2 by itself, the node's agent reports the check from the failed boot's
+    journal, the Upgrade stops Failed naming it; node 2 is never cordoned and stays on v2; after
+    the abort no node is cordoned.
 
 The per-phase timeline (host clock, as first seen) is written to ``timeline.json`` in the
 module's folder and to ``$STOOK_UPGRADE_TIMELINE`` if set (bench/upgrade_bench.py reads it).
@@ -60,7 +65,7 @@ from support.node_vm import (
     passwordless_sudo,
     serve_directory,
 )
-from support.os_image import V2, V3, VERSION, Variant, derived_image, image_sha256
+from support.os_image import V2, V3, V3_FAILED_CHECK, VERSION, Variant, derived_image, image_sha256
 from support.qemu import Ssh, free_port, serial_tail
 from support.rollout_process import RolloutProcess
 from support.tiers import require_tier
@@ -469,3 +474,36 @@ def test_u1_a_rolling_upgrade_to_v2_one_node_at_a_time_across_a_controller_kill(
     reasons = {e.reason for e in events.items}
     assert {"UpgradeValidated", "UpgradeDraining", "UpgradeUpgrading", "UpgradeRebooting",
             "UpgradeSucceeded"} <= reasons, reasons  # fmt: skip
+
+
+def test_u2_a_broken_v3_falls_back_by_itself_and_stops_the_rollout_naming_the_check(
+    pair: Pair,
+) -> None:
+    first, second = pair.nodes
+    pair.cordons.reset()
+    started = time.monotonic()
+    # One boot attempt of the new slot: a failed check falls back on the next boot.
+    name = create_upgrade(pair, os_version(pair, V3), bootAttempts=1)
+    failed = phase(pair, name, "Failed", "Succeeded")
+    print(f"U2 to Failed: {time.monotonic() - started:.0f} s")
+    pair.timeline.tick(pair)
+
+    assert failed.status.phase == "Failed", pair.explain(name)
+    assert f"stopped at the first failure ({first.name})" in failed.status.message
+    assert "fell back to slot B" in failed.status.message
+    assert f"{V3_FAILED_CHECK} failed" in failed.status.message, failed.status.message
+    one, two = failed.status.nodes
+    assert one.failed_check == V3_FAILED_CHECK and two.step == "Pending", failed.status.nodes
+    report = pair.report(first.name)
+    assert report is not None and report.status.failed_check == V3_FAILED_CHECK
+    status = booted(first)  # back on v2, by itself
+    assert (status["slot"], status["version"], status["fell_back"]) == ("B", V2.version, True)
+    assert status["slots"]["A"] == {"good": False, "attempts_left": 0, "version": V3.version}
+    assert pair.cordoned() == {first.name} and pair.cordons.ever == {first.name}
+    untouched = booted(second)
+    assert (untouched["slot"], untouched["version"]) == ("B", V2.version), untouched
+
+    pair.client(UPGRADE).patch(name, {"spec": {"abort": True}})
+    pair.wait(lambda: pair.upgrade(name).status.phase == "Aborted", "the abort", 120, name)
+    pair.wait(lambda: pair.cordoned() == set(), "no node cordoned after the abort", 60, name)
+    assert pair.cordons.ever == {first.name}

@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import stook_node_checks as checks
 import testinfra
 
 from support.live_install import HOSTNAME, PASSWORD, VIP, Installed
@@ -49,6 +50,19 @@ def password_login(port: int, folder: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def installed_expectation(installed: Installed) -> checks.Expected:
+    """What support/live_install.py's config says (the checks verify.yml makes, too)."""
+    return checks.Expected(
+        hostname=HOSTNAME,
+        macs=(MAC1, MAC2),
+        token_sha256=checks.Expected.token_digest(installed.token),
+        vip=VIP,
+        address="10.0.2.15/24",
+        version=VERSION,
+        data_disk_serial="STOOK-DATA",
+    )
+
+
 def active_slave(host: testinfra.host.Host) -> str:
     text = host.file("/proc/net/bonding/mgmt-bo").content_string
     return text.split("Currently Active Slave: ")[1].split()[0]
@@ -77,23 +91,10 @@ def test_live_installed_node_is_configured_and_keeps_its_state(
         status = node_status(ssh)
         assert (status["slot"], status["version"], status["fell_back"]) == ("A", VERSION, False)
 
-        assert host.check_output("hostname") == HOSTNAME
-        assert f'VERSION="{VERSION}"' in host.file("/etc/os-release").content_string
-        root = host.mount_point("/")
-        assert root.filesystem == "squashfs" and "ro" in root.options
-        assert host.run("touch /usr/stook-e2e").rc != 0, "the root filesystem is writable"
-        assert host.mount_point("/etc").filesystem == "overlay"
-
-        bonding = host.file("/proc/net/bonding/mgmt-bo").content_string
-        assert "Bonding Mode: fault-tolerance (active-backup)" in bonding
-        assert bonding.count("Slave Interface:") == 2, bonding
-        for mac in (MAC1, MAC2):
-            assert f"Permanent HW addr: {mac}" in bonding, bonding
-        assert host.check_output("basename $(readlink /sys/class/net/mgmt-bo/master)") == "mgmt-br"
-        assert host.file("/sys/class/net/mgmt-br/bridge/vlan_filtering").content_string == "1\n"
-        # The bond and the bridge use the first NIC's MAC, so DHCP reservations for it apply.
-        assert host.file("/sys/class/net/mgmt-br/address").content_string.strip() == MAC1
-        assert "10.0.2.15/24" in host.check_output("ip -4 -o addr show dev mgmt-br")
+        expected = installed_expectation(installed)
+        checks.identity(host, expected)
+        checks.immutable_root(host)
+        bonding = checks.management_network(host, expected)
 
         # Pull the active port's cable (QMP set_link): the bond fails over, SSH keeps working.
         active = bonding.split("Currently Active Slave: ")[1].split()[0]
@@ -109,15 +110,8 @@ def test_live_installed_node_is_configured_and_keeps_its_state(
         finally:
             qmp.close()
 
-        longhorn = host.mount_point("/var/lib/longhorn")
-        assert longhorn.exists and longhorn.filesystem == "ext4", longhorn
-        data_disk = host.check_output("readlink -f /dev/disk/by-id/virtio-STOOK-DATA")
-        assert longhorn.device.startswith(data_disk), (longhorn.device, data_disk)
-
-        rke2 = host.file("/etc/rancher/rke2/config.yaml")
-        assert rke2.mode == 0o600 and rke2.user == "root"
-        config = rke2.content_string
-        assert VIP in config and installed.token in config
+        checks.data_disk(host, expected)
+        checks.rke2_config(host, expected)
         assert "not installed" in host.file("/usr/lib/stook/kubernetes").content_string
 
         refused = password_login(port, tmp_path)

@@ -77,6 +77,7 @@ class NodeVm:
     reboot: bool = False
     extra: tuple[str, ...] = ()  # more QEMU arguments (-kernel for a live boot, drives)
     read_only_drives: tuple[Path, ...] = ()  # raw files as extra virtio disks
+    network: tuple[str, ...] | None = None  # NIC arguments instead of the user network's
 
     @property
     def qmp_socket(self) -> Path:
@@ -89,16 +90,11 @@ class NodeVm:
             "-serial", f"file:{serial_log}",
             "-qmp", f"unix:{self.qmp_socket},server=on,wait=off",
             "-drive", f"file={self.disks.os},format=qcow2,if=none,id=os,cache=unsafe",
-            "-device", "virtio-blk-pci,drive=os,serial=STOOK-OS",
+            "-device", f"virtio-blk-pci,drive=os,serial=STOOK-OS{self._disk_first}",
             "-drive", f"file={self.disks.data},format=qcow2,if=none,id=data,cache=unsafe",
             "-device", "virtio-blk-pci,drive=data,serial=STOOK-DATA",
-            "-netdev", f"user,id=uplink,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22",
-            "-netdev", "hubport,id=hub-uplink,hubid=0,netdev=uplink",
-            "-netdev", "hubport,id=port1,hubid=0",
-            "-device", f"virtio-net-pci,netdev=port1,mac={MAC1},id={NIC_IDS[MAC1]}",
-            "-netdev", "hubport,id=port2,hubid=0",
-            "-device", f"virtio-net-pci,netdev=port2,mac={MAC2},id={NIC_IDS[MAC2]}",
         ]  # fmt: skip
+        argv += self.network if self.network is not None else self._user_network()
         for index, drive in enumerate(self.read_only_drives):
             argv += [
                 "-drive", f"file={drive},format=raw,if=none,id=ro{index},readonly=on",
@@ -107,6 +103,23 @@ class NodeVm:
         if not self.reboot:
             argv.append("-no-reboot")
         return [*argv, *self.extra]
+
+    @property
+    def _disk_first(self) -> str:
+        """With its own NICs (a PXE boot) the OS disk boots first, the NICs' ROMs when it cannot
+        (blank); -kernel boots take bootindex 0 themselves."""
+        return ",bootindex=0" if self.network is not None else ""
+
+    def _user_network(self) -> list[str]:
+        """Both NICs on one hub whose uplink is the user network (SSH forwarded)."""
+        return [
+            "-netdev", f"user,id=uplink,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22",
+            "-netdev", "hubport,id=hub-uplink,hubid=0,netdev=uplink",
+            "-netdev", "hubport,id=port1,hubid=0",
+            "-device", f"virtio-net-pci,netdev=port1,mac={MAC1},id={NIC_IDS[MAC1]}",
+            "-netdev", "hubport,id=port2,hubid=0",
+            "-device", f"virtio-net-pci,netdev=port2,mac={MAC2},id={NIC_IDS[MAC2]}",
+        ]  # fmt: skip
 
     @contextmanager
     def booted(self, serial_log: Path) -> Iterator[subprocess.Popen[bytes]]:

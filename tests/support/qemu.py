@@ -195,13 +195,15 @@ class Ssh:
     port: int
     key: Path
     user: str = "stook"
+    host: str = "127.0.0.1"
+    prefix: tuple[str, ...] = ()  # e.g. ip netns exec NAME: a guest on a namespace's network
 
     def argv(self, command: str) -> list[str]:
         return [
-            "ssh", "-i", str(self.key), "-p", str(self.port),
+            *self.prefix, "ssh", "-i", str(self.key), "-p", str(self.port),
             "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10",
             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", f"{self.user}@127.0.0.1", command,
+            "-o", "LogLevel=ERROR", f"{self.user}@{self.host}", command,
         ]  # fmt: skip
 
     def run(self, command: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -235,7 +237,7 @@ class Ssh:
                 last = "ssh timed out"
             if time.monotonic() > deadline:
                 raise BootTimeoutError(
-                    f"no SSH on 127.0.0.1:{self.port} within {seconds:.0f} s (last: {last}). "
+                    f"no SSH on {self.host}:{self.port} within {seconds:.0f} s (last: {last}). "
                     f"{serial_tail(log)}"
                 )
             time.sleep(2)

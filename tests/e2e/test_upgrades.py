@@ -380,8 +380,13 @@ def create_upgrade(pair: Pair, version: str, **spec: Any) -> str:
 
 
 def start_upgrade(pair: Pair, version: str) -> str:
-    """How U1's operator starts the upgrade (the one place a console click would replace)."""
-    return create_upgrade(pair, version)
+    """How U1's operator starts the upgrade: by clicking in the web console in Debian's
+    chromium (a stook-console on this host against the test API server, signed in as a
+    stook-upgrade-operator ServiceAccount: Upgrade to *version* for the test's nodes, the
+    controller's pre-checks passed, "I have read the release notes", Start)."""
+    from support.browser import start_upgrade_in_console
+
+    return start_upgrade_in_console(pair.api, pair.folder, version, f"{SELECTOR}=true")
 
 
 def pod_with_budget(pair: Pair, node: str) -> str:

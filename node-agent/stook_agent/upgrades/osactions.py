@@ -17,6 +17,9 @@ HEALTH_UNITS = (
 )  # fmt: skip
 # The OnFailure= handler: one instance per failed unit (older images: one plain unit).
 HANDLER_UNITS = ("stook-boot-failed@*.service", "stook-boot-failed.service")
+# Mark-good fails as a consequence when a required check fails (it needs them all), and its
+# handler may well speak first: it is named only when no check is.
+MARK_GOOD_UNIT = "stook-boot-ok.service"
 WRITING = re.compile(r"^writing:\s*([0-9.]+)%")
 WROTE = re.compile(r"^slot ([AB]) holds ([^\s;]+)")
 # What stook-os health-failed (the OnFailure= handler) says: the check that failed.
@@ -82,7 +85,8 @@ def parse_journal(output: str) -> FailedChecks:
             unit = entry.get("_SYSTEMD_UNIT")
             if isinstance(unit, str) and unit in HEALTH_UNITS:
                 speakers[unit] = None
-    return FailedChecks(tuple(checks or speakers), tuple(lines))
+    named = [unit for unit in checks or speakers if unit != MARK_GOOD_UNIT]
+    return FailedChecks(tuple(named or checks), tuple(lines))
 
 
 def _tail(text: str, lines: int = 6) -> str:

@@ -48,6 +48,28 @@ def test_a_handler_that_could_not_name_the_check_leaves_it_to_the_unit_that_comp
     assert parse_journal(journal).check == "stook-health-sshd.service"
 
 
+def test_mark_good_failing_because_a_check_failed_is_not_named_as_the_check() -> None:
+    """As the e2e U2 journal had it: stook-boot-ok's handler spoke first."""
+    journal = "\n".join([
+        line("stook-boot-failed@stook-boot-ok.service.service",
+             "a required boot check failed (stook-boot-ok.service): reboot: x"),
+        line("stook-health-sshd.service", "stook-health: ssh.service is not active"),
+        line("stook-boot-failed@stook-health-sshd.service.service",
+             "a required boot check failed (stook-health-sshd.service): reboot: x"),
+    ])  # fmt: skip
+    failed = parse_journal(journal)
+    assert failed.check == "stook-health-sshd.service"
+    assert failed.describe() == "stook-health-sshd.service failed: ssh.service is not active"
+
+
+def test_mark_good_is_named_when_it_failed_on_its_own() -> None:
+    journal = line(
+        "stook-boot-failed@stook-boot-ok.service.service",
+        "a required boot check failed (stook-boot-ok.service): reboot: x",
+    )
+    assert parse_journal(journal).check == "stook-boot-ok.service"
+
+
 def test_a_clean_journal_names_nothing() -> None:
     failed = parse_journal(line("stook-health-sshd.service", "sshd: active"))
     assert failed == FailedChecks() and failed.check is None and failed.describe() == ""

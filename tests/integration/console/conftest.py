@@ -50,8 +50,11 @@ def console(
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One chromium for the console's tests, stopped after them: Playwright's sync API runs an
+    event loop in this thread until it stops, and every later asyncio.run() (the TUI tests,
+    pyroute2) would fail with "cannot be called from a running event loop"."""
     with chromium() as launched:
         yield launched
 

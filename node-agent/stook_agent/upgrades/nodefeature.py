@@ -3,16 +3,15 @@ Upgrade (an informer of Upgrades, read-only for nodes), and the worker it owns."
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stook_agent.resources import node_selector
-from stook_agent.runtime.client import Object, ResourceClient
+from stook_agent.runtime.client import ResourceClient
 from stook_agent.runtime.controller import Controller, ControllerOptions
 from stook_agent.runtime.events import EventRecorder
-from stook_agent.runtime.informer import Informer
 from stook_agent.runtime.metrics import Metrics
+from stook_agent.runtime.watched import Watched
 from stook_agent.upgrades.download import Downloader
 from stook_agent.upgrades.node import NodeSide, NodeUpgradeReconciler
 from stook_agent.upgrades.osactions import OsActions
@@ -28,45 +27,6 @@ class NodeUpgradeSettings:
     ca_file: str | None = None  # CA bundle for HTTPS images (None: the system's)
     resync_period: float = 300.0
     stuck_after: float = 300.0
-
-
-class UpgradeRequests:
-    """An informer of every Upgrade; any change wakes this node's NodeUpgrade key."""
-
-    name = "upgrade-requests"
-    needs_leader = False
-
-    def __init__(self, informer_client: ResourceClient, metrics: Metrics) -> None:
-        self._wake: list[Controller] = []
-        self.informer = Informer(self.name, informer_client, self._changed, metrics)
-        self._thread: threading.Thread | None = None
-
-    def wakes(self, controller: Controller, key: str) -> None:
-        self._wake.append(controller)
-        self._key = key
-
-    def _changed(self, _key: str, _old: Object | None, _new: Object | None) -> None:
-        for controller in self._wake:
-            controller.queue.add(self._key)
-
-    def objects(self) -> list[Object]:
-        cached = self.informer.keys()
-        return [obj for key in cached if (obj := self.informer.get(key)) is not None]
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.informer.run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self, drain_timeout: float = 10.0) -> None:
-        self.informer.stop()
-        if self._thread is not None:
-            self._thread.join(timeout=drain_timeout)
-
-    def healthy(self) -> bool:
-        return self._thread is None or self._thread.is_alive()
-
-    def ready(self) -> bool:
-        return self.informer.synced.is_set()
 
 
 class NodeUpgrades:
@@ -85,7 +45,7 @@ class NodeUpgrades:
         side: NodeSide | None = None,
     ) -> None:
         """*client* addresses NodeUpgrades, *upgrades* Upgrades (both as this node)."""
-        self.requests = UpgradeRequests(upgrades, metrics)
+        self.requests = Watched("upgrade-requests", upgrades, metrics)
         self.reconciler = NodeUpgradeReconciler(
             client,
             settings.node,

@@ -19,7 +19,7 @@ from typing import Any
 
 from stook_agent.runtime.client import Object, ResourceClient
 from stook_agent.runtime.conditions import find_condition, set_condition
-from stook_agent.runtime.errors import describe, is_final, reason_of
+from stook_agent.runtime.errors import describe, is_final, is_status, reason_of
 from stook_agent.runtime.events import EventRecorder
 from stook_agent.runtime.informer import Informer
 from stook_agent.runtime.metrics import Metrics
@@ -30,6 +30,10 @@ from stook_agent.runtime.workqueue import ShutDownError, WorkQueue
 log = logging.getLogger(__name__)
 
 ACCEPTED = "Accepted"  # False while the API server rejects what the reconcile writes
+# A 409 Conflict (the object changed since our cache's copy, e.g. an operator's write raced
+# ours) is the optimistic concurrency working: the retry reads the new version. Only a conflict
+# that this many attempts in a row did not cure is a Warning (someone keeps overwriting us).
+CONFLICTS_BEFORE_WARNING = 3
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,7 @@ class Controller:
                 self.name, key, describe(error), delay,
             )  # fmt: skip
             if obj is not None and self.recorder is not None:
-                self.recorder.record(obj, "Warning", "ReconcileFailed", describe(error))
+                self._record_failure(key, obj, error)
         else:
             if obj is not None and (find_condition(obj, ACCEPTED) or {}).get("status") == "False":
                 self._accepted(key)
@@ -222,6 +226,15 @@ class Controller:
             self.metrics.reconciles.labels(self.name, outcome).inc()
         finally:
             self.metrics.duration.labels(self.name).observe(time.perf_counter() - started)
+
+    def _record_failure(self, key: str, obj: Object, error: Exception) -> None:
+        """A retried conflict is Normal until it persists; every other failure is a Warning."""
+        assert self.recorder is not None
+        message = describe(error)
+        if is_status(error, 409) and self.queue.backoff.failures(key) < CONFLICTS_BEFORE_WARNING:
+            self.recorder.record(obj, "Normal", "ReconcileRetried", f"{message}; retrying")
+        else:
+            self.recorder.record(obj, "Warning", "ReconcileFailed", message)
 
     def _rejected(self, key: str, obj: Object, error: Exception) -> None:
         """The API server refused what this reconcile wrote (a 4xx no retry cures): say so on

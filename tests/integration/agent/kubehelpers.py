@@ -102,7 +102,9 @@ class StateMirror(Reconciler):
     A tag that is not a valid state (e.g. "Broken") makes the API server reject the status
     write (422): a final error, which the runtime reports as ``Accepted=False``. The tag
     "Conflict" writes with a stale resourceVersion (409): an error a retry may cure, which the
-    runtime retries with growing delays.
+    runtime retries with growing delays. "Raced" loses one race: on the key's first reconcile
+    another writer changes the object before the status write, conditional on the version the
+    reconcile read, lands (409 once, as an operator's click racing a controller's write).
     """
 
     def __init__(self, client: ResourceClient) -> None:
@@ -132,6 +134,12 @@ class StateMirror(Reconciler):
         )
         if tags[0] == "Conflict":  # "1" is long gone: the API server answers 409
             self.client.patch_status(key, {"state": "Active"}, resource_version="1")
+        if tags[0] == "Raced":
+            if len([c for c in self.seen("reconcile") if c[1] == key]) == 1:
+                self.client.patch(key, {"metadata": {"annotations": {"raced": "by-someone"}}})
+            version = obj["metadata"]["resourceVersion"]
+            self.client.patch_status(key, {"state": "Active"}, resource_version=version)
+            return Result()
         self.client.patch_status(key, {"state": tags[0], "conditions": conditions})
         return Result()
 

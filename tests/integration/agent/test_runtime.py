@@ -109,6 +109,28 @@ def test_an_error_requeues_with_growing_delays_then_recovers(
     wait_until(lambda: controller.queue.backoff.failures(key) == 0, "the back-off to be reset")
 
 
+def test_a_conflict_a_retry_cures_is_a_normal_event_not_a_warning(
+    api: k8s.ApiClient, run_controller: Start, devices: ResourceClient, node: str
+) -> None:
+    controller, mirror = run_controller(node, backoff_base=0.5)
+    key = f"{node}-sdf"
+    devices.create(block_device(key, node, ["Raced"]))  # another writer wins the first write
+
+    wait_until(
+        lambda: (devices.get(key).get("status") or {}).get("state") == "Active",
+        "the status write after the lost race",
+    )
+    wait_until(lambda: controller.queue.backoff.failures(key) == 0, "the back-off to be reset")
+    assert len([c for c in mirror.seen("reconcile") if c[1] == key]) >= 2
+    events = k8s.CoreV1Api(api).list_namespaced_event(
+        "default", field_selector=f"involvedObject.name={key}"
+    )
+    retried = [e for e in events.items if e.reason == "ReconcileRetried"]
+    assert retried and retried[0].type == "Normal", [(e.type, e.reason) for e in events.items]
+    assert retried[0].message.startswith("409 Conflict: "), retried[0].message
+    assert not [e for e in events.items if e.type == "Warning"], [e.reason for e in events.items]
+
+
 def test_deleting_an_object_runs_the_finalizer(
     run_controller: Start, devices: ResourceClient, node: str
 ) -> None:

@@ -12,6 +12,10 @@ group ``system:masters``; ``node_kubeconfig`` signs a node's own, ``system:node:
 ``Node,RBAC`` with the NodeRestriction admission plugin, as in RKE2. ValidatingAdmissionPolicy
 is on (GA since 1.30). There is no
 controller-manager (no garbage collection, no namespace finalization) and no kubelet.
+
+An audit log (``KubeCluster.audited``) records the Pod requests only (list, create and the
+eviction subresource, at Metadata level: who, which URI): tests read it to show which requests a
+controller made, e.g. that a drain lists one node's pods, not the cluster's.
 """
 
 from __future__ import annotations
@@ -40,6 +44,19 @@ BUILD_SCRIPT = REPO / "tools" / "k8s" / "build.sh"
 EXTERNAL_ENV = "STOOK_TEST_KUBECONFIG"
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
 START_TIMEOUT = 90.0
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {
+            "level": "Metadata",
+            "verbs": ["list", "create"],
+            "resources": [{"group": "", "resources": ["pods", "pods/eviction"]}],
+        },
+        {"level": "None"},
+    ],
+}
 
 
 class ApiServerError(RuntimeError):
@@ -217,10 +234,27 @@ class KubeCluster:
                 "--service-account-issuer=https://kubernetes.default.svc",
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
+                f"--audit-policy-file={self._audit_policy()}",
+                f"--audit-log-path={self.workdir / 'audit.log'}",
                 "--v=1",
             ],
         )
         self._wait(self._ready, "kube-apiserver", self._apiserver)
+
+    def _audit_policy(self) -> Path:
+        assert self.workdir is not None
+        path = self.workdir / "audit-policy.yaml"
+        path.write_text(yaml.safe_dump(AUDIT_POLICY))
+        return path
+
+    def audited(self, user: str | None = None) -> list[dict[str, Any]]:
+        """The audit log's events (Pod list/create/eviction requests; see AUDIT_POLICY), of
+        *user* only if given; the log is written when a request completes."""
+        assert self.workdir is not None, "an external cluster's audit log is not readable"
+        path = self.workdir / "audit.log"
+        lines = path.read_text().splitlines() if path.exists() else []
+        events = [json.loads(line) for line in lines if line.strip()]
+        return [e for e in events if user is None or e["user"]["username"] == user]
 
     def stop_apiserver(self, sig: int = signal.SIGKILL) -> None:
         """Stop kube-apiserver (SIGKILL by default: a crash, not a clean shutdown)."""

@@ -52,10 +52,16 @@ class ResourceClient:
     # -- collection ------------------------------------------------------------------------
 
     def list_objects(
-        self, label_selector: str | None = None, namespace: str | None = None
+        self,
+        label_selector: str | None = None,
+        namespace: str | None = None,
+        field_selector: str | None = None,
     ) -> tuple[list[Object], str]:
-        """All objects (matching the selector) and the list's resourceVersion."""
+        """All objects (matching the selectors, filtered by the API server) and the list's
+        resourceVersion."""
         query = {"labelSelector": label_selector} if label_selector else {}
+        if field_selector:
+            query["fieldSelector"] = field_selector
         reply = self._json("GET", self.resource.path(namespace), query, timeout=self._list_timeout)
         items = cast(list[Object], reply.get("items") or [])
         return items, str(reply["metadata"]["resourceVersion"])

@@ -174,12 +174,13 @@ class Cluster:
 
     def pods_to_drain(self, node: str) -> list[Object]:
         """The node's pods a drain must move: not DaemonSet pods, not static (mirror) pods,
-        not finished ones."""
-        pods, _ = self.pods.list_objects()
+        not finished ones. Only the node's pods are listed (the API server filters them):
+        a cluster of thousands of pods is not read for each look at one node's drain."""
+        pods, _ = self.pods.list_objects(field_selector=f"spec.nodeName={node}")
         keep = []
         for pod in pods:
             if (pod.get("spec") or {}).get("nodeName") != node:
-                continue
+                continue  # never another node's pod, whatever answered the list
             meta = pod["metadata"]
             if MIRROR in (meta.get("annotations") or {}):
                 continue

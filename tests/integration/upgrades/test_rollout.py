@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from kubernetes import client as k8s
@@ -42,6 +43,7 @@ from stook_agent.upgrades.setup import rollout_controller
 from support.apiserver import KubeCluster
 from support.chart import NAMESPACE, apply_chart
 from support.imageserver import ImageServer, serve_image
+from support.tiers import require_tier
 
 IMAGE = b"\x00" * 4096
 SHA = "ab" * 32
@@ -372,6 +374,41 @@ def test_a_blocking_budget_pauses_the_drain_naming_it_until_it_allows(
     assert done.status.phase == "Succeeded", done.status.message
     assert get_or_none(rig.client(POD), f"{namespace}/{pod}") is None  # evicted
     assert rig.cordoned() == set()
+
+
+def test_a_drain_lists_and_evicts_only_its_nodes_pods(
+    rig: Rig, player: Callable[..., AgentPlayer], cluster: KubeCluster
+) -> None:
+    """The API server filters the pods (a field selector), so a drain never reads a whole
+    cluster's pods; the audit log shows the requests the controller made."""
+    require_tier(cluster.controllable, "a local test API server (its audit log)",
+                 "unset STOOK_TEST_KUBECONFIG")  # fmt: skip
+    node = rig.node("drained")
+    elsewhere = f"elsewhere-{rig.run}"  # a node outside the upgrade (no Node object needed)
+    pods = rig.client(POD)
+    for name, on in ((f"app-{rig.run}", node), (f"other-{rig.run}", elsewhere)):
+        pods.create({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"nodeName": on, "terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "app", "image": "registry.invalid/app:1"}]},
+        })  # fmt: skip
+    user = f"system:serviceaccount:{NAMESPACE}:stook-controller"
+    before = len(cluster.audited(user))
+    player()
+    rig.start_controller(controller_credential(rig.api, cluster))
+    done = rig.wait_phase(rig.upgrade(rig.os_version()), "Succeeded", "Failed")
+    assert done.status.phase == "Succeeded", done.status.message
+
+    assert get_or_none(pods, f"default/app-{rig.run}") is None  # evicted
+    assert get_or_none(pods, f"default/other-{rig.run}") is not None
+    requests = cluster.audited(user)[before:]
+    lists = [e["requestURI"] for e in requests if e["verb"] == "list"]
+    assert lists, [e["requestURI"] for e in requests]
+    selector = f"fieldSelector={quote(f'spec.nodeName={node}', safe='')}"
+    assert all(uri.startswith("/api/v1/pods?") and selector in uri for uri in lists), lists
+    evicted = [e["objectRef"]["name"] for e in requests if e["verb"] == "create"]
+    assert evicted == [f"app-{rig.run}"], evicted
+    pods.delete(f"default/other-{rig.run}")
 
 
 def test_the_first_failure_stops_it_then_retry_skip_and_abort(

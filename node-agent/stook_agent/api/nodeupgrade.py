@@ -111,6 +111,12 @@ class NodeUpgrade(StookObject):
             PrinterColumn("Written", "integer", ".status.bytesWritten", "bytes"),
             PrinterColumn("Booted", "string", ".status.booted.version"),
             PrinterColumn("Slot", "string", ".status.booted.slot"),
+            PrinterColumn(
+                "Failed-Check",
+                "string",
+                ".status.failedCheck",
+                "the required boot check that failed on the new slot",
+            ),
             PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
             PrinterColumn("Message", "string", ".status.message", priority=1),
         ),

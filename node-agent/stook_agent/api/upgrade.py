@@ -146,6 +146,15 @@ class Upgrade(StookObject):
             PrinterColumn(
                 "Validated", "string", '.status.conditions[?(@.type=="Validated")].status'
             ),
+            PrinterColumn(
+                "Failed", "string", '.status.nodes[?(@.step=="Failed")].name', "the failed node"
+            ),
+            PrinterColumn(
+                "Failed-Check",
+                "string",
+                '.status.nodes[?(@.step=="Failed")].failedCheck',
+                "the required boot check that failed on the failed node's new slot",
+            ),
             PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
             PrinterColumn("Message", "string", ".status.message", priority=1),
         ),

@@ -14,6 +14,7 @@ image is served by a real HTTP server on 127.0.0.1 (the Image pre-check).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -306,6 +307,19 @@ def test_one_node_at_a_time_control_plane_first_across_a_controller_restart(
     assert all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1))
 
 
+def printed(api: k8s.ApiClient, resource: Resource, name: str) -> dict[str, Any]:
+    """The row ``kubectl get`` shows for one object: the API server's Table, by column."""
+    request = api.param_serialize(
+        "GET", resource.path(name=name), auth_settings=["BearerToken"],
+        header_params={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+    )  # fmt: skip
+    reply = api.call_api(*request, _request_timeout=(5, 30))
+    reply.read()
+    table = json.loads(reply.data)
+    names = [c["name"] for c in table["columnDefinitions"]]
+    return dict(zip(names, table["rows"][0]["cells"], strict=True))
+
+
 def controller_kubeconfig(api: k8s.ApiClient, cluster: KubeCluster, seconds: int = 600) -> Path:
     """A kubeconfig with a token of the chart's stook-controller ServiceAccount (its RBAC is
     real here), valid for *seconds*."""
@@ -427,6 +441,11 @@ def test_the_first_failure_stops_it_then_retry_skip_and_abort(
     assert "stook-health-sshd.service failed" in failed.status.message
     assert failed.status.nodes[0].failed_check == "stook-health-sshd.service"
     assert "left cordoned for inspection" in failed.status.message
+    # kubectl get: the API server's table names the failed node and its check.
+    row = printed(rig.api, UPGRADE, name)
+    assert (row["Phase"], row["Failed"]) == ("Failed", first), row
+    assert row["Failed-Check"] == "stook-health-sshd.service", row
+    assert printed(rig.api, NODE_UPGRADE, first)["Failed-Check"] == "stook-health-sshd.service"
     assert rig.cordoned() == {first}  # the others untouched
     assert [n.step for n in failed.status.nodes] == ["Failed", "Pending", "Pending"]
 

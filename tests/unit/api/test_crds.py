@@ -58,6 +58,23 @@ def test_the_columns_people_read() -> None:
     assert schema["spec"]["properties"]["provision"]["default"] == "none"
 
 
+def _columns(model: type[StookObject]) -> dict[str, dict[str, Any]]:
+    crd = custom_resource_definition(model)
+    return {c["name"]: c for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]}
+
+
+def test_a_failed_upgrade_shows_its_node_and_check_in_kubectl_get() -> None:
+    from stook_agent.api import NodeUpgrade, Upgrade
+
+    upgrade = _columns(Upgrade)
+    assert upgrade["Failed"]["jsonPath"] == '.status.nodes[?(@.step=="Failed")].name'
+    assert upgrade["Failed-Check"]["jsonPath"] == ('.status.nodes[?(@.step=="Failed")].failedCheck')
+    node = _columns(NodeUpgrade)
+    assert node["Failed-Check"]["jsonPath"] == ".status.failedCheck"
+    for columns in (upgrade, node):  # shown without -o wide, next to the phase
+        assert columns["Failed-Check"].get("priority", 0) == 0 and "Phase" in columns
+
+
 class _Union(ApiModel):
     value: int | str
 

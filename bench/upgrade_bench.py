@@ -4,6 +4,10 @@ nodes, from e2e scenario U1 (tests/e2e/test_upgrades.py: two installed QEMU node
     sudo .venv/bin/python bench/upgrade_bench.py                 # runs U1 (holds the e2e lock)
     .venv/bin/python bench/upgrade_bench.py --timeline FILE      # figures of an earlier run
 
+Without ``--upgrade NAME`` the figures are those of the newest Upgrade in the timeline (the one
+whose first step was seen last): U1 starts its upgrade in the web console, which names it
+``to-<version>-<6 random hex digits>``, so no fixed name would match.
+
 U1 records, on the host's clock, when each node's step (the Upgrade's status, written by the
 rollout controller) and each phase of its agent (its NodeUpgrade) was first seen (polled every
 0.5 s, so each figure is +-0.5 s). The split:
@@ -32,7 +36,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = "/tmp/stook-e2e.lock"
-U1 = "to-e2e-0-2-0-e2e"  # the Upgrade U1 creates (OSVersion of support.os_image.V2)
 SPLIT = (
     ("drain", ("controller", "Draining"), ("controller", "Upgrading")),
     ("hand-over", ("controller", "Upgrading"), ("agent", "Downloading")),
@@ -54,6 +57,17 @@ def run_u1(timeline: Path) -> None:
                "tests/e2e/test_upgrades.py", "-k", "u1"]  # fmt: skip
     print(f"running U1 (waits for {LOCK} while another VM workload holds it)", file=sys.stderr)
     subprocess.run(command, cwd=ROOT, env=env, check=True)
+
+
+def newest(seen: dict[str, dict[str, dict[str, str]]]) -> str | None:
+    """The Upgrade whose first recorded step is the latest (one that never reached a node
+    has no record and no figures)."""
+    first = {
+        name: min(when(stamp) for steps in record.values() for stamp in steps.values())
+        for name, record in seen.items()
+        if any(record.values())
+    }
+    return max(first, key=lambda name: first[name]) if first else None
 
 
 def figures(seen: dict[str, dict[str, dict[str, str]]], upgrade: str) -> list[str]:
@@ -82,17 +96,22 @@ def figures(seen: dict[str, dict[str, dict[str, str]]], upgrade: str) -> list[st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeline", type=Path, help="a timeline.json of an earlier U1 run")
-    parser.add_argument("--upgrade", default=U1, help=f"the Upgrade's name (default {U1})")
+    parser.add_argument("--upgrade", help="the Upgrade's name (default: the newest)")
     args = parser.parse_args()
     timeline = args.timeline
     if timeline is None:
         timeline = Path(tempfile.mkdtemp(prefix="upgrade-bench-")) / "timeline.json"
         run_u1(timeline)
     seen = json.loads(timeline.read_text())
-    if args.upgrade not in seen:
-        print(f"no upgrade {args.upgrade} in {timeline} (has: {', '.join(seen)})", file=sys.stderr)
+    upgrade = args.upgrade or newest(seen)
+    if upgrade is None:
+        print(f"no upgrade reached a node in {timeline}", file=sys.stderr)
         return 1
-    print("\n".join(figures(seen, args.upgrade)))
+    if upgrade not in seen:
+        print(f"no upgrade {upgrade} in {timeline} (has: {', '.join(seen)})", file=sys.stderr)
+        return 1
+    print(f"upgrade {upgrade}")
+    print("\n".join(figures(seen, upgrade)))
     return 0
 
 

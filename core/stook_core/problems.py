@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 REDACTED = "<redacted>"
 
@@ -21,6 +21,7 @@ SECRET_FIELDS = frozenset(
     }
 )
 KERNEL_PREFIX = "stook."
+P = TypeVar("P")  # a problem type: its str() is one line of a report
 SHOWN_CHARACTERS = 80  # a longer value is cut: a report line must stay readable
 
 
@@ -86,11 +87,12 @@ class Problem:
         return cls(path, message, render_value(value))
 
 
-class ConfigError(ValueError):
-    """Raised with every problem of a document at once."""
+class ProblemsError(ValueError, Generic[P]):
+    """Every problem of one input at once, reported the same way by every door: a line naming
+    the input and the count, then one indented line per problem, in the order given."""
 
-    def __init__(self, problems: list[Problem], source: str = "install config") -> None:
-        self.problems = sorted(set(problems))
+    def __init__(self, problems: list[P], source: str) -> None:
+        self.problems = problems
         self.source = source
         super().__init__(self.report())
 
@@ -98,3 +100,10 @@ class ConfigError(ValueError):
         lines = [f"{self.source}: {len(self.problems)} problem(s)"]
         lines += [f"  {problem}" for problem in self.problems]
         return "\n".join(lines)
+
+
+class ConfigError(ProblemsError[Problem]):
+    """Raised with every problem of a document at once (sorted by field path)."""
+
+    def __init__(self, problems: list[Problem], source: str = "install config") -> None:
+        super().__init__(sorted(set(problems)), source)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from stook_core.problems import is_secret, render_value
+from stook_core.problems import ProblemsError, is_secret, render_value
 
 # Inventory variables holding secrets; an ``install.`` override is checked as its config field.
 _SECRET_SOURCES = ("token", "password", "api_token")
@@ -56,18 +56,11 @@ class FleetProblem:
         return f"{where}{self.source}{field}: {value}{self.message}"
 
 
-class FleetError(ValueError):
+class FleetError(ProblemsError[FleetProblem]):
     """Every problem of an inventory at once; nothing was rendered."""
 
     def __init__(self, problems: Iterable[FleetProblem], source: str = "inventory") -> None:
-        self.problems = sorted(set(problems), key=_order)
-        self.source = source
-        super().__init__(self.report())
-
-    def report(self) -> str:
-        lines = [f"{self.source}: {len(self.problems)} problem(s)"]
-        lines += [f"  {problem}" for problem in self.problems]
-        return "\n".join(lines)
+        super().__init__(sorted(set(problems), key=_order), source)
 
 
 def _order(problem: FleetProblem) -> tuple[bool, tuple[str, ...], str, str]:

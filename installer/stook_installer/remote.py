@@ -1,10 +1,10 @@
 """What the installer asks of other machines: is the join server there, and which SSH keys to trust.
 
-``check_server`` asks the RKE2 supervisor of an existing cluster for ``/ping`` (it answers
-``pong``). The supervisor serves a certificate signed by the cluster's own CA, which a node that
-has not joined yet cannot know, so TLS is not verified here: the check only says "something that
-speaks the RKE2 supervisor protocol answers at that address"; the cluster token authenticates the
-join itself.
+``check_server`` runs the supervisor part of the install-time join check
+(``engine.join.JoinPreflight.supervisor``): the RKE2 supervisor's ``/cacerts`` must be the CA the
+token's ``K10<sha256>`` hash names, and ``/ping`` must answer ``pong`` over TLS verified with that
+CA. A token without the hash (RKE2's short form) cannot pin the CA: the check then says so, and
+the CA is trusted as first seen, as the install-time check does.
 
 ``fetch_keys`` downloads an authorized_keys-style list (for example ``https://github.com/USER.keys``)
 and checks every line with the InstallConfig model's own rule for ``install.ssh_authorized_keys``.
@@ -12,18 +12,17 @@ and checks every line with the InstallConfig model's own rule for ``install.ssh_
 
 from __future__ import annotations
 
-import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from stook_core.config.model import AuthorizedKey
+from stook_installer.engine.events import Event
+from stook_installer.engine.join import NOTHING_TOUCHED, JoinPreflight, JoinRefused
 
-PING_PATH = "/ping"
-PING_ANSWER = "pong"
 MAX_KEYS_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
 
@@ -44,26 +43,24 @@ def _reason(error: BaseException) -> str:
     return f"could not be reached: {error}"
 
 
-def check_server(server_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-    """Raise RemoteError unless ``GET <server_url>/ping`` answers ``pong``."""
+def check_server(
+    server_url: str, token: str, *, timeout: float = DEFAULT_TIMEOUT
+) -> tuple[str, ...]:
+    """Raise RemoteError unless the supervisor at *server_url* serves the CA *token* pins and
+    answers ``/ping`` with a certificate that CA signed; the warnings otherwise."""
     parts = urlsplit(server_url)
     if parts.scheme != "https" or not parts.hostname:
         raise RemoteError(f"{server_url} is not an https:// server URL")
-    url = f"{parts.scheme}://{parts.netloc}{PING_PATH}"
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    preflight = JoinPreflight(timeout=timeout)
     try:
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
-            body = response.read(64).decode("utf-8", "replace").strip()
-    except (OSError, ValueError) as error:
-        raise RemoteError(f"{server_url} {_reason(error)}") from None
-    if body != PING_ANSWER:
-        shown = body[:20] + ("..." if len(body) > 20 else "")
-        raise RemoteError(
-            f"{server_url} answered {shown!r} to {PING_PATH}, not {PING_ANSWER!r}: "
-            "is it the RKE2 supervisor (port 9345) of a Stook server?"
-        )
+        return preflight.supervisor(f"https://{parts.netloc}", SecretStr(token), _quiet)
+    except JoinRefused as refused:
+        advice = refused.advice.removesuffix(NOTHING_TOUCHED).strip()
+        raise RemoteError(f"{refused.command}: {refused.stderr}. {advice}") from None
+
+
+def _quiet(_event: Event) -> None:
+    """The page shows the outcome, not each step."""
 
 
 @dataclass

@@ -149,8 +149,39 @@ class JoinPreflight:
 
     # --- the checks -----------------------------------------------------------------------
 
+    def supervisor(self, server_url: str, token: SecretStr, sink: EventSink) -> tuple[str, ...]:
+        """Only the supervisor's checks (checks 1 and 2), at once, without waiting: what the
+        TUI's server page asks before the rest of the config exists. JoinRefused when one
+        fails; the warnings otherwise (a token without a CA hash)."""
+        target = JoinTarget(server_url, api_url="", hostname="", token=token)  # API not asked
+        return tuple(self._supervisor(target, sink, self.clock())[1])
+
     def _checks(self, target: JoinTarget, sink: EventSink) -> JoinChecked:
         deadline = self.clock() + target.wait
+        trust, warnings = self._supervisor(target, sink, deadline)
+        version = self._answer(
+            target, sink, f"{target.api_url}/version", deadline,
+            lambda: self._api(target, trust),
+        )  # fmt: skip
+        shown = f" (Kubernetes {version})" if version else ""
+        sink(Event(STEP, "progress", f"the Kubernetes API answers at {target.api_url}{shown}"))
+        if target.api_token is None:
+            warnings.append(
+                f"whether a node named {target.hostname} already exists was not checked: "
+                "install.join_check.api_token is not set (RKE2 refuses a second node of that "
+                "name only when it registers, after the install)"
+            )
+        else:
+            nodes = f"{target.api_url}/api/v1/nodes/{target.hostname}"
+            self._answer(target, sink, nodes, deadline, lambda: self._no_node(target, trust))
+            sink(Event(STEP, "progress", f"no node is named {target.hostname} yet"))
+        return JoinChecked(version, tuple(warnings))
+
+    def _supervisor(
+        self, target: JoinTarget, sink: EventSink, deadline: float
+    ) -> tuple[ssl.SSLContext, list[str]]:
+        """The supervisor's CA, pinned to the token's hash, and ``/ping`` over TLS verified
+        with it: the trust for the API checks, and the warnings so far."""
         warnings: list[str] = []
         cacerts = f"{target.server_url}/cacerts"
         ca = self._answer(target, sink, cacerts, deadline, lambda: self._fetch_ca(cacerts))
@@ -175,23 +206,7 @@ class JoinPreflight:
         ping = f"{target.server_url}/ping"
         self._answer(target, sink, ping, deadline, lambda: self._ping(ping, trust))
         sink(Event(STEP, "progress", f"the server answers {ping} with the cluster's certificate"))
-        version = self._answer(
-            target, sink, f"{target.api_url}/version", deadline,
-            lambda: self._api(target, trust),
-        )  # fmt: skip
-        shown = f" (Kubernetes {version})" if version else ""
-        sink(Event(STEP, "progress", f"the Kubernetes API answers at {target.api_url}{shown}"))
-        if target.api_token is None:
-            warnings.append(
-                f"whether a node named {target.hostname} already exists was not checked: "
-                "install.join_check.api_token is not set (RKE2 refuses a second node of that "
-                "name only when it registers, after the install)"
-            )
-        else:
-            nodes = f"{target.api_url}/api/v1/nodes/{target.hostname}"
-            self._answer(target, sink, nodes, deadline, lambda: self._no_node(target, trust))
-            sink(Event(STEP, "progress", f"no node is named {target.hostname} yet"))
-        return JoinChecked(version, tuple(warnings))
+        return trust, warnings
 
     def _fetch_ca(self, url: str) -> bytes:
         status, body = self._get(url, _unverified())

@@ -62,9 +62,10 @@ class ServerPage(Page):
     heading = "Server to join"
     help_text = (
         "The address of a management node (or the VIP) of the cluster. Next checks that its "
-        "RKE2 supervisor answers on port 9345."
+        "RKE2 supervisor answers on port 9345 with the cluster CA the token names."
     )
     owns = ("install.server_url",)
+    trusted: tuple[str, tuple[str, ...]] | None = None  # a warning Next was pressed again on
 
     def form(self) -> ComposeResult:
         url = str(self.wizard.get("install.server_url") or "")
@@ -82,19 +83,25 @@ class ServerPage(Page):
         self.busy = True
         self.revalidate()
         self.set_status(f"Checking that {url} answers ...")
-        self.run_worker(self.check(url), exclusive=True, group="server-check")
+        token = str(self.wizard.get("install.token") or "")
+        self.run_worker(self.check(url, token), exclusive=True, group="server-check")
 
     def normalized_url(self) -> str:
         """The server URL as the model normalises it (the rest of the config may be unfinished)."""
         return _SERVER_URL.validate_python(self.wizard.get("install.server_url"))
 
-    async def check(self, url: str) -> None:
+    async def check(self, url: str, token: str) -> None:
         try:
-            await asyncio.to_thread(self.context.remote.check_server, url)
+            warnings = await asyncio.to_thread(self.context.remote.check_server, url, token)
         except RemoteError as error:
             self.set_status(f"The server did not answer as expected: {error}")
             self.app.bell()
         else:
+            if warnings and self.trusted != (url, warnings):
+                self.trusted = (url, warnings)  # the same answer again: the operator accepts it
+                self.set_status(f"Warning: {'; '.join(warnings)}. Next again trusts it.")
+                self.app.bell()
+                return
             self.set_status("")
             self.post_message(GoNext(type(self)))
         finally:

@@ -48,8 +48,8 @@ STOPS: tuple[Stop, ...] = (
     Stop(HostnamePage),
     Stop(DnsPage),
     Stop(VipPage, creating),  # a new cluster needs its address
+    Stop(TokenPage),  # before the server: its CA hash is how the server's check trusts it
     Stop(ServerPage, joining),  # joining needs the address of one that exists
-    Stop(TokenPage),
     Stop(NtpPage),
     Stop(ProxyPage),
     Stop(SshKeysPage),

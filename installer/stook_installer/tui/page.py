@@ -91,7 +91,7 @@ class Chosen(Message):
 class Remote:
     """The network checks some pages make (replaceable in tests by local servers)."""
 
-    check_server: Callable[[str], None] = remote.check_server
+    check_server: Callable[[str, str], tuple[str, ...]] = remote.check_server
     fetch_keys: Callable[[str], remote.FetchedKeys] = remote.fetch_keys
 
 

@@ -1,4 +1,5 @@
-"""remote.py against real HTTP and HTTPS servers on 127.0.0.1 (self-signed TLS, like RKE2)."""
+"""remote.py against real HTTP and HTTPS servers on 127.0.0.1: the RKE2 supervisor stand-in
+(support/supervisor.py) with a self-signed cluster CA, and key lists."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from stook_installer.remote import RemoteError, check_key_lines, check_server, fetch_keys
+from support.join_cluster import full_token
+from support.supervisor import Supervisor
 from support.tls import self_signed
 
 ED25519 = (
@@ -68,36 +71,74 @@ def http_url(routes: dict[str, tuple[int, bytes]]) -> Iterator[str]:
     yield from serve(routes, None)
 
 
-def test_server_that_answers_pong_passes_despite_self_signed_tls(
+@pytest.fixture
+def supervisor(tmp_path: Path) -> Iterator[tuple[Supervisor, bytes]]:
+    """The supervisor stand-in on 127.0.0.1 with a self-signed certificate for that address,
+    serving that certificate as the cluster CA (so TLS verified with it passes)."""
+    cert, key = self_signed(tmp_path, ip="127.0.0.1")
+    ca = cert.read_bytes()
+    with Supervisor("127.0.0.1", 0, ca, cert, key) as running:
+        yield running, ca
+
+
+def test_a_server_serving_the_tokens_ca_passes(supervisor: tuple[Supervisor, bytes]) -> None:
+    server, ca = supervisor
+    assert check_server(server.url, full_token(ca, "secret-1")) == ()
+    assert server.requests == ["/cacerts", "/ping"]
+
+
+def test_a_server_with_another_ca_is_refused_naming_the_pin(
+    supervisor: tuple[Supervisor, bytes], tmp_path: Path
+) -> None:
+    """Another cluster (or something in between): its CA is not the one the token names."""
+    server, _ = supervisor
+    (tmp_path / "other").mkdir()
+    other = self_signed(tmp_path / "other")[0].read_bytes()
+    with pytest.raises(RemoteError) as raised:
+        check_server(server.url, full_token(other, "secret-1"))
+    text = str(raised.value)
+    assert f"GET {server.url}/cacerts: the server's CA (SHA-256 " in text
+    assert "is not the one the token names" in text and "Check install.token" in text
+    assert "secret-1" not in text and server.requests == ["/cacerts"]  # never pinged
+
+
+def test_a_certificate_the_ca_did_not_sign_is_refused(tmp_path: Path) -> None:
+    """The right CA at /cacerts (it is public) but a serving key the CA never signed."""
+    (tmp_path / "ca").mkdir()
+    ca = self_signed(tmp_path / "ca", ip="127.0.0.1")[0].read_bytes()
+    cert, key = self_signed(tmp_path, ip="127.0.0.1")
+    with (
+        Supervisor("127.0.0.1", 0, ca, cert, key) as server,
+        pytest.raises(RemoteError, match=r"/ping: .*certificate"),
+    ):
+        check_server(server.url, full_token(ca, "secret-1"))
+
+
+def test_a_token_without_a_ca_hash_warns_that_the_ca_is_trusted_as_first_seen(
+    supervisor: tuple[Supervisor, bytes],
+) -> None:
+    server, _ = supervisor
+    (warning,) = check_server(server.url, "short-token")
+    assert "not RKE2's full form" in warning and "trusted as first seen" in warning
+
+
+def test_a_server_that_is_no_supervisor_is_refused(
     https_url: str, routes: dict[str, tuple[int, bytes]]
 ) -> None:
-    routes["/ping"] = (200, b"pong\n")
-    check_server(https_url)
-
-
-def test_server_with_wrong_answer_is_refused(
-    https_url: str, routes: dict[str, tuple[int, bytes]]
-) -> None:
-    routes["/ping"] = (200, b"<html>hello</html>")
-    with pytest.raises(RemoteError, match="not 'pong'"):
-        check_server(https_url)
-
-
-def test_server_with_http_error_is_refused(https_url: str) -> None:
-    with pytest.raises(RemoteError, match="HTTP 404"):
-        check_server(https_url)
+    with pytest.raises(RemoteError, match="HTTP 404 to /cacerts: it is not an RKE2 supervisor"):
+        check_server(https_url, "short-token")
 
 
 def test_server_that_does_not_listen_is_refused(tmp_path: Path) -> None:
     url = next(serve({}, None))  # start and stop a server: its port is now closed
     port = url.rsplit(":", 1)[1]
-    with pytest.raises(RemoteError, match="could not be reached"):
-        check_server(f"https://127.0.0.1:{port}", timeout=5)
+    with pytest.raises(RemoteError, match="Connection refused"):
+        check_server(f"https://127.0.0.1:{port}", "short-token", timeout=5)
 
 
 def test_server_url_must_be_https() -> None:
     with pytest.raises(RemoteError, match="not an https"):
-        check_server("http://127.0.0.1:9345")
+        check_server("http://127.0.0.1:9345", "short-token")
 
 
 def test_fetch_keys_keeps_keys_and_reports_bad_lines(

@@ -3,10 +3,11 @@ invalid ones show the model's message and keep Next blocked. The engine runs for
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
-import ssl
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from stook_installer.tui.page import Remote
 from stook_installer.tui.progress import ProgressPage
 from stook_installer.tui.start import ModePage, RolePage
 from stook_installer.tui.summary import SummaryPage
+from support.join_cluster import full_token
 from support.pilot import (
     assert_blocked,
     assert_goes_on,
@@ -37,6 +39,7 @@ from support.pilot import (
     status,
     type_text,
 )
+from support.supervisor import Supervisor as StandIn
 from support.tls import self_signed
 
 ED25519 = (
@@ -324,68 +327,99 @@ def serve_in_background(server: http.server.ThreadingHTTPServer) -> None:
     thread.start()
 
 
-class Supervisor(http.server.BaseHTTPRequestHandler):
-    """Answers /ping like the RKE2 supervisor."""
-
-    def do_GET(self) -> None:
-        self.send_response(200 if self.path == "/ping" else 404)
-        self.end_headers()
-        self.wfile.write(b"pong" if self.path == "/ping" else b"")
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
-@pytest.fixture
-def supervisor(tmp_path: Path) -> Iterator[Callable[[str], None]]:
-    """A real HTTPS server (self-signed) on 127.0.0.1, and the real check aimed at it.
+@dataclass
+class Cluster:
+    """A supervisor stand-in (support/supervisor.py) on 127.0.0.1 with a certificate for that
+    address, serving it as the cluster CA, and the real check aimed at it.
 
     The model fixes the supervisor port to 9345, which a test cannot count on having free, so
     the check is ``remote.check_server`` with the URL's port pointed at this server.
     """
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Supervisor)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*self_signed(tmp_path))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    serve_in_background(server)
-    port = server.server_address[1]
-    checked: list[str] = []
 
-    def check(url: str) -> None:
-        checked.append(url)
-        remote.check_server(url.replace(":9345", f":{port}"), timeout=5)
+    server: StandIn
+    ca: bytes
+    checked: list[str] = dataclasses.field(default_factory=list)
 
-    try:
-        yield check
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert checked  # the page did ask
+    def check(self, url: str, token: str) -> tuple[str, ...]:
+        self.checked.append(url)
+        port = self.server.url.rsplit(":", 1)[1]
+        return remote.check_server(url.replace(":9345", f":{port}"), token, timeout=5)
 
 
-def test_server_url_that_answers_pong_goes_on(
-    make_app: Any, drive: Drive, seed: Any, supervisor: Callable[[str], None]
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    cert, key = self_signed(tmp_path, ip="127.0.0.1")
+    with StandIn("127.0.0.1", 0, cert.read_bytes(), cert, key) as server:
+        yield Cluster(server, cert.read_bytes())
+
+
+async def check_server_page(pilot: P, url: str) -> None:
+    """From the first page to the join server's, *url* in it, Next, its check finished."""
+    await choose(pilot, "#mode", 1)
+    await go_to(pilot, ServerPage)
+    await fill(pilot, "#server-url", url)
+    await go_next(pilot)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def test_a_server_serving_the_tokens_ca_goes_on(
+    make_app: Any, drive: Drive, seed: Any, cluster: Cluster
 ) -> None:
     async def scenario(pilot: P) -> None:
-        await choose(pilot, "#mode", 1)
-        await go_to(pilot, ServerPage)
-        await fill(pilot, "#server-url", "127.0.0.1")
+        await check_server_page(pilot, "127.0.0.1")
+        assert isinstance(pilot.app.screen, NtpPage), status(pilot)
+        assert pilot.app.wizard.get("install.server_url") == "127.0.0.1"
+        assert cluster.checked == ["https://127.0.0.1:9345"]
+        assert cluster.server.requests == ["/cacerts", "/ping"]
+
+    token = full_token(cluster.ca, "secret-1")
+    app = make_app(seed=seed(vip=None, token=token), remote=Remote(check_server=cluster.check))
+    drive(app, scenario)
+
+
+def test_a_server_with_another_ca_than_the_token_names_stays(
+    make_app: Any, drive: Drive, seed: Any, cluster: Cluster, tmp_path: Path
+) -> None:
+    (tmp_path / "other").mkdir()
+    other = self_signed(tmp_path / "other")[0].read_bytes()
+
+    async def scenario(pilot: P) -> None:
+        await check_server_page(pilot, "127.0.0.1")
+        assert isinstance(pilot.app.screen, ServerPage)
+        shown = status(pilot)
+        assert "The server did not answer as expected" in shown
+        assert "is not the one the token names" in shown and "Check install.token" in shown
+        assert "secret-1" not in shown
+        assert cluster.server.requests == ["/cacerts"]  # not trusted: never pinged
+
+    token = full_token(other, "secret-1")
+    app = make_app(seed=seed(vip=None, token=token), remote=Remote(check_server=cluster.check))
+    drive(app, scenario)
+
+
+def test_a_token_without_a_ca_hash_asks_to_trust_the_ca_seen(
+    make_app: Any, drive: Drive, seed: Any, cluster: Cluster
+) -> None:
+    async def scenario(pilot: P) -> None:
+        await check_server_page(pilot, "127.0.0.1")
+        assert isinstance(pilot.app.screen, ServerPage)
+        assert "trusted as first seen" in status(pilot) and "Next again" in status(pilot)
         await go_next(pilot)
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        assert isinstance(pilot.app.screen, TokenPage), status(pilot)
-        assert pilot.app.wizard.get("install.server_url") == "127.0.0.1"
+        assert isinstance(pilot.app.screen, NtpPage), status(pilot)
 
-    drive(make_app(seed=seed(vip=None), remote=Remote(check_server=supervisor)), scenario)
+    drive(make_app(seed=seed(vip=None), remote=Remote(check_server=cluster.check)), scenario)
 
 
 def test_server_url_must_answer(make_app: Any, drive: Drive, seed: Any) -> None:
     """An unreachable server: the check's message shows and the page stays."""
     checked: list[str] = []
 
-    def unreachable(url: str) -> None:
+    def unreachable(url: str, token: str) -> tuple[str, ...]:
         checked.append(url)
-        remote.check_server("https://127.0.0.1:1", timeout=2)  # nothing listens on port 1
+        return remote.check_server("https://127.0.0.1:1", token, timeout=2)  # nothing on 1
 
     async def scenario(pilot: P) -> None:
         await choose(pilot, "#mode", 1)
@@ -402,7 +436,7 @@ def test_server_url_must_answer(make_app: Any, drive: Drive, seed: Any) -> None:
         assert checked == ["https://10.0.0.5:9345"]
         assert isinstance(pilot.app.screen, ServerPage)
         assert "The server did not answer as expected" in status(pilot)
-        assert "could not be reached" in status(pilot)
+        assert "Connection refused" in status(pilot)
 
     drive(make_app(seed=seed(vip=None), remote=Remote(check_server=unreachable)), scenario)
 

@@ -5,10 +5,11 @@
   the Python sources>/`` (STOOK_CACHE moves it).
 - ``derived_image(V2)``, ``derived_image(V3)``: the upgrade targets, made from v1 by re-running
   the build's last stages (os-release with another VERSION, then the squashfs) on v1's unpacked
-  tree, so a fresh machine pays one more ``mksquashfs``, not another Debian rootfs. V3 is a
-  broken build: its kernel and userspace boot, but it ships without the OpenSSH server, so the
-  required boot check stook-health-sshd.service fails and the real ``stook-boot-failed`` path
-  runs (GRUB falls back). Cached next to v1.
+  tree, so a fresh machine pays one more ``mksquashfs`` each (~20 s at gzip level 6), not
+  another Debian rootfs; ``derive_all`` unpacks v1 once for both (scripts/setup.d/os-image.sh
+  makes all three before pytest). V3 is a broken build: its kernel and userspace boot, but it
+  ships without the OpenSSH server, so the required boot check stook-health-sshd.service fails
+  and the real ``stook-boot-failed`` path runs (GRUB falls back). Cached next to v1.
 
 The cache is shared by every checkout on the machine: a build prunes only the older builds that
 this checkout made (each build folder names its maker in ``.owner``), never another's.
@@ -21,6 +22,8 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 VERSION = "0.1.0-e2e"
 SOURCES = ("iso-build", "core", "installer", "node-agent", "pyproject.toml")
 BUILD_SECONDS = 1800  # cold: Debian rootfs (mmdebstrap) + wheels; warm: about 2 min
-DERIVE_SECONDS = 900  # unsquashfs + mksquashfs of the ~270 MB image: about 2 min under load
+DERIVE_SECONDS = 900  # unsquashfs + mksquashfs of the ~270 MB image: 25 s idle, more under load
+GZIP_LEVEL = "6"  # as build-rootfs.sh packs it (docs/decisions.md 57)
 OWNER = ".owner"
 
 
@@ -127,34 +131,54 @@ def derived_image(variant: Variant) -> Path:
 
 def derive(base: Path, variant: Variant) -> Path:
     """*base* with *variant*'s VERSION (and files left out), next to it (kept once made)."""
+    return derive_all(base, (variant,))[0]
+
+
+def derive_all(
+    base: Path, variants: Sequence[Variant], say: Callable[[str], None] | None = None
+) -> list[Path]:
+    """Each of *variants* made from *base* (those not made yet), next to it, from one unpacked
+    tree: each variant edits a hard-linked copy of it (``cp -al``, no data copied)."""
+    images = [base.parent / f"stook-os-{variant.version}.squashfs" for variant in variants]
+    todo = [(v, image) for v, image in zip(variants, images, strict=True) if not image.is_file()]
+    if not todo:
+        return images
     require_commands("unsquashfs", "mksquashfs")
-    image = base.parent / f"stook-os-{variant.version}.squashfs"
-    if image.is_file():
-        return image
-    work = base.parent / f".derive-{variant.version}.{os.getpid()}"
+    work = base.parent / f".derive.{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     try:
-        tree = work / "rootfs"
-        run(["unsquashfs", "-no-progress", "-quiet", "-d", str(tree), str(base)])
-        set_version(tree, variant.version)
-        for name in variant.left_out:
-            (tree / name).unlink()
-        partial = work / image.name
-        # As build-rootfs.sh packs it: gzip (GRUB reads the kernel from inside the image).
-        run(["mksquashfs", str(tree), str(partial), "-noappend", "-comp", "gzip", "-quiet",
-             "-no-progress", "-processors", "2"])  # fmt: skip
-        digest = sha256_file(partial)
-        (work / f"{image.name}.sha256").write_text(f"{digest}  {image.name}\n")
-        (work / f"{image.name}.sha256").replace(f"{image}.sha256")
-        partial.replace(image)
+        unpacked = work / "rootfs"
+        run(["unsquashfs", "-no-progress", "-quiet", "-d", str(unpacked), str(base)])
+        for variant, image in todo:
+            started = time.monotonic()
+            tree = work / variant.version
+            run(["cp", "-al", str(unpacked), str(tree)])
+            set_version(tree, variant.version)
+            for name in variant.left_out:
+                (tree / name).unlink()
+            pack(tree, work / image.name)
+            digest = sha256_file(work / image.name)
+            (work / f"{image.name}.sha256").write_text(f"{digest}  {image.name}\n")
+            (work / f"{image.name}.sha256").replace(f"{image}.sha256")
+            (work / image.name).replace(image)
+            shutil.rmtree(tree)
+            if say is not None:
+                say(f"{image} ({time.monotonic() - started:.0f} s)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return image
+    return images
+
+
+def pack(tree: Path, image: Path) -> None:
+    """As build-rootfs.sh packs it: gzip (GRUB reads the kernel from inside the image)."""
+    run(["mksquashfs", str(tree), str(image), "-noappend", "-comp", "gzip", "-Xcompression-level",
+         GZIP_LEVEL, "-quiet", "-no-progress", "-processors", "2"])  # fmt: skip
 
 
 def set_version(tree: Path, version: str) -> None:
-    """Rewrite the os-release VERSION fields (what the boot environment records)."""
+    """Rewrite the os-release VERSION fields (what the boot environment records). The file is
+    replaced, not written in place: the tree may share it, hard-linked, with another tree."""
     release = tree / "usr" / "lib" / "os-release"
     lines = []
     for line in release.read_text().splitlines():
@@ -164,7 +188,10 @@ def set_version(tree: Path, version: str) -> None:
         elif key == "PRETTY_NAME":
             line = f'PRETTY_NAME="Stook OS {version} (Debian 12)"'
         lines.append(line)
-    release.write_text("\n".join(lines) + "\n")
+    fresh = release.with_name(f"{release.name}.new")
+    fresh.write_text("\n".join(lines) + "\n")
+    fresh.chmod(release.stat().st_mode & 0o7777)
+    fresh.replace(release)
 
 
 def sha256_file(path: Path) -> str:
@@ -192,6 +219,8 @@ def run(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":  # scripts/setup.d/os-image.sh: build before pytest, with progress
-    print(os_image(stream=True))
-    for variant in (V2, V3):  # the upgrade targets of tests/e2e/test_upgrades.py
-        print(derived_image(variant))
+    v1 = os_image(stream=True)
+    print(v1)
+    # The upgrade targets of tests/e2e/test_upgrades.py.
+    for image in derive_all(v1, (V2, V3), say=lambda line: print(f"derived {line}", flush=True)):
+        print(image)

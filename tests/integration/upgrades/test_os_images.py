@@ -7,7 +7,16 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from support.os_image import OWNER, ROOT, Variant, derive, image_sha256, prune_own, sha256_file
+from support.os_image import (
+    OWNER,
+    ROOT,
+    Variant,
+    derive,
+    derive_all,
+    image_sha256,
+    prune_own,
+    sha256_file,
+)
 from support.tiers import require_commands
 
 OS_RELEASE = (
@@ -22,18 +31,24 @@ def cat(image: Path, name: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_derived_image_has_its_version_and_lacks_what_the_broken_build_left_out(
-    tmp_path: Path,
-) -> None:
+def v1(folder: Path) -> Path:
+    """A small v1 image: os-release and an sshd."""
     require_commands("mksquashfs", "unsquashfs")
-    tree = tmp_path / "tree"
+    tree = folder / "tree"
     (tree / "usr" / "lib").mkdir(parents=True)
     (tree / "usr" / "sbin").mkdir()
     (tree / "usr" / "lib" / "os-release").write_text(OS_RELEASE)
     (tree / "usr" / "sbin" / "sshd").write_text("#!/bin/sh\n")
-    base = tmp_path / "cache" / "stook-os-0.1.0.squashfs"
+    base = folder / "cache" / "stook-os-0.1.0.squashfs"
     base.parent.mkdir()
     subprocess.run(["mksquashfs", str(tree), str(base), "-quiet", "-no-progress"], check=True)
+    return base
+
+
+def test_a_derived_image_has_its_version_and_lacks_what_the_broken_build_left_out(
+    tmp_path: Path,
+) -> None:
+    base = v1(tmp_path)
 
     image = derive(base, Variant("0.3.0-broken", left_out=("usr/sbin/sshd",)))
 
@@ -50,6 +65,30 @@ def test_a_derived_image_has_its_version_and_lacks_what_the_broken_build_left_ou
         f"{image.name}.sha256",
     ]  # no work folder left behind
     assert derive(base, Variant("0.3.0-broken")) == image  # cached: made once
+
+
+def test_the_upgrade_images_made_from_one_unpacked_v1_each_keep_only_their_own_edits(
+    tmp_path: Path,
+) -> None:
+    base = v1(tmp_path)
+    made: list[str] = []
+
+    good, broken = derive_all(
+        base, (Variant("0.2.0"), Variant("0.3.0-broken", left_out=("usr/sbin/sshd",))), made.append
+    )
+
+    assert 'VERSION="0.2.0"' in cat(good, "usr/lib/os-release").stdout
+    assert cat(good, "usr/sbin/sshd").stdout == "#!/bin/sh\n"  # v3's edit is v3's only
+    assert 'VERSION="0.3.0-broken"' in cat(broken, "usr/lib/os-release").stdout
+    assert cat(broken, "usr/sbin/sshd").returncode != 0
+    assert 'VERSION="0.1.0"' in cat(base, "usr/lib/os-release").stdout
+    assert [line.split()[0] for line in made] == [str(good), str(broken)]  # progress, per image
+    superblock = subprocess.run(
+        ["unsquashfs", "-s", str(good)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Compression gzip" in superblock and "compression-level 6" in superblock, superblock
+    assert derive_all(base, (Variant("0.2.0"),), made.append) == [good]
+    assert len(made) == 2  # made once
 
 
 def test_a_build_prunes_only_the_older_builds_of_its_own_checkout(tmp_path: Path) -> None:

@@ -22,12 +22,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, Any, None]:
-    """Every failing e2e test shows the end of each serial console log in its tmp dir (and
-    names the file, which stays there), whichever assertion failed."""
+    """Every failing e2e test shows the end of each serial console log in its tmp dir, or in
+    the ``folder`` of a module's booted node it uses (and names the file, which stays there),
+    whichever assertion failed."""
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
-    if not report.failed or not isinstance(tmp_path, Path):
+    if not report.failed:
         return
-    for log in sorted(tmp_path.glob("**/*.log")):
-        report.sections.append((f"serial console {log}", serial_tail(log, 3000)))
+    funcargs = getattr(item, "funcargs", {})
+    folders = [funcargs.get("tmp_path")] + [getattr(v, "folder", None) for v in funcargs.values()]
+    for folder in dict.fromkeys(f for f in folders if isinstance(f, Path)):
+        for log in sorted(folder.glob("**/*.log")):
+            report.sections.append((f"serial console {log}", serial_tail(log, 3000)))

@@ -210,12 +210,14 @@ class Controller:
                 self._rejected(key, obj, error)
                 return
             delay = self.queue.add_rate_limited(key)
-            log.warning(
+            retried = self._retried_conflict(key, error)
+            log.log(
+                logging.INFO if retried else logging.WARNING,
                 "%s: reconcile of %s failed (%s); retrying in %.2f s",
                 self.name, key, describe(error), delay,
             )  # fmt: skip
             if obj is not None and self.recorder is not None:
-                self._record_failure(key, obj, error)
+                self._record_failure(obj, error, retried)
         else:
             if obj is not None and (find_condition(obj, ACCEPTED) or {}).get("status") == "False":
                 self._accepted(key)
@@ -227,11 +229,17 @@ class Controller:
         finally:
             self.metrics.duration.labels(self.name).observe(time.perf_counter() - started)
 
-    def _record_failure(self, key: str, obj: Object, error: Exception) -> None:
-        """A retried conflict is Normal until it persists; every other failure is a Warning."""
+    def _retried_conflict(self, key: str, error: Exception) -> bool:
+        """A 409 that fewer than CONFLICTS_BEFORE_WARNING attempts in a row have met (the log
+        line is INFO and the event Normal); every other failure is a warning in both."""
+        return is_status(error, 409) and (
+            self.queue.backoff.failures(key) < CONFLICTS_BEFORE_WARNING
+        )
+
+    def _record_failure(self, obj: Object, error: Exception, retried: bool) -> None:
         assert self.recorder is not None
         message = describe(error)
-        if is_status(error, 409) and self.queue.backoff.failures(key) < CONFLICTS_BEFORE_WARNING:
+        if retried:
             self.recorder.record(obj, "Normal", "ReconcileRetried", f"{message}; retrying")
         else:
             self.recorder.record(obj, "Warning", "ReconcileFailed", message)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections.abc import Callable
 
+import pytest
 from kubernetes import client as k8s
 
 from integration.agent.kubehelpers import (
@@ -24,6 +26,15 @@ from stook_agent.runtime.controller import Controller, ControllerOptions
 from stook_agent.runtime.metrics import Metrics
 
 Start = Callable[..., tuple[Controller, StateMirror]]
+
+
+def failure_levels(caplog: pytest.LogCaptureFixture, key: str) -> list[str]:
+    """The levels of the runtime's "reconcile of <key> failed" log lines, in order."""
+    return [
+        r.levelname
+        for r in caplog.records
+        if r.name == "stook_agent.runtime.controller" and f"reconcile of {key} failed" in r.message
+    ]
 
 
 def test_a_created_object_is_reconciled_and_its_status_written(
@@ -77,8 +88,13 @@ def test_status_conditions_carry_observed_generation(
 
 
 def test_an_error_requeues_with_growing_delays_then_recovers(
-    api: k8s.ApiClient, run_controller: Start, devices: ResourceClient, node: str
+    api: k8s.ApiClient,
+    run_controller: Start,
+    devices: ResourceClient,
+    node: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="stook_agent.runtime.controller")
     controller, mirror = run_controller(node, backoff_base=0.1, backoff_cap=10.0)
     key = f"{node}-sdc"
     devices.create(block_device(key, node, ["Conflict"]))  # a stale write: 409, every time
@@ -102,6 +118,9 @@ def test_an_error_requeues_with_growing_delays_then_recovers(
     assert warning and warning[0].type == "Warning" and warning[0].count >= 1
     assert warning[0].message.startswith("409 Conflict: "), warning[0].message
     assert "\n" not in warning[0].message and "HTTP response headers" not in warning[0].message
+    # The log matches the events: two retried conflicts at INFO, a warning from the third on.
+    levels = failure_levels(caplog, key)
+    assert levels[:2] == ["INFO", "INFO"] and set(levels[2:5]) == {"WARNING"}, levels
 
     devices.patch(key, {"spec": {"tags": ["Inactive"]}})  # fixed: the next attempt succeeds
     wait_until(lambda: ready_generation(devices.get(key)) == 2, "recovery after the fix")
@@ -110,8 +129,13 @@ def test_an_error_requeues_with_growing_delays_then_recovers(
 
 
 def test_a_conflict_a_retry_cures_is_a_normal_event_not_a_warning(
-    api: k8s.ApiClient, run_controller: Start, devices: ResourceClient, node: str
+    api: k8s.ApiClient,
+    run_controller: Start,
+    devices: ResourceClient,
+    node: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="stook_agent.runtime.controller")
     # Retries after 1 and 2 s: the cache has the other writer's version long before the third
     # attempt (a third conflict would be a Warning), even on a loaded machine.
     controller, mirror = run_controller(node, backoff_base=1.0)
@@ -131,6 +155,7 @@ def test_a_conflict_a_retry_cures_is_a_normal_event_not_a_warning(
     assert retried and retried[0].type == "Normal", [(e.type, e.reason) for e in events.items]
     assert retried[0].message.startswith("409 Conflict: "), retried[0].message
     assert not [e for e in events.items if e.type == "Warning"], [e.reason for e in events.items]
+    assert failure_levels(caplog, key) == ["INFO"]  # logged as the event: not a warning
 
 
 def test_deleting_an_object_runs_the_finalizer(

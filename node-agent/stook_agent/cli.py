@@ -19,6 +19,7 @@ from stook_agent.disks.filters import DEFAULT_EXCLUDE
 from stook_agent.identity import IdentityError, node_name
 from stook_agent.kube import api_client
 from stook_agent.settings import AgentSettings, DiskSettings
+from stook_agent.upgrades.imagehttp import CaFileError, tls_context
 from stook_core.door import (
     LOG_LEVELS,
     add_debug_flag,
@@ -30,13 +31,17 @@ from stook_core.door import (
 )
 
 
-def readable_file(value: str) -> str:
-    """An existing, readable file (argparse names the option when this refuses)."""
+def ca_file(value: str) -> str:
+    """A readable file of CA certificates (argparse names the option when this refuses)."""
     try:
         with Path(value).open("rb"):
             pass
     except OSError as error:
         raise argparse.ArgumentTypeError(f"cannot read {value}: {error.strerror}") from None
+    try:
+        tls_context(value)
+    except CaFileError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return value
 
 
@@ -74,9 +79,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=whole_number(1, 1024), default=2)
     parser.add_argument(
         "--upgrade-ca-file",
-        type=readable_file,
+        type=ca_file,
         help="CA certificates (PEM) that OS images over HTTPS are verified with, e.g. a "
-        "private CA's (default: the system's)",
+        "private CA's, by this node's downloads and (with --controller-kubeconfig) the rollout "
+        "controller's Image pre-check (default: the system's)",
     )
     disks = parser.add_argument_group("disks")
     disks.add_argument(

@@ -23,6 +23,13 @@ from urllib.parse import urlsplit
 import urllib3
 
 from stook_agent.api.osversion import OSImage
+from stook_agent.upgrades.imagehttp import (
+    UNTRUSTED_HINT,
+    CaFileError,
+    failure,
+    image_pool,
+    untrusted,
+)
 
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash
@@ -129,11 +136,10 @@ class Downloader:
         """Append the rest of the image to *part*; the length and the digest of all of it."""
         url = shown(image.image_url)
         headers = {"Range": f"bytes={have}-"} if have else {}
-        pool = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout),
-            retries=urllib3.Retry(total=0, redirect=5, raise_on_redirect=True),
-            ca_certs=self.ca_file,
-        )
+        try:
+            pool = image_pool(self.connect_timeout, self.read_timeout, self.ca_file)
+        except CaFileError as error:
+            raise DownloadError(f"GET {url}: {error}", final=True) from None
         try:
             response = pool.request(
                 "GET", image.image_url, headers=headers, preload_content=False, decode_content=False
@@ -141,9 +147,10 @@ class Downloader:
         except urllib3.exceptions.HTTPError as error:
             # An untrusted certificate does not become trusted by retrying: final (the
             # operator gives the agent the CA: --upgrade-ca-file, then retries the upgrade).
-            untrusted = isinstance(getattr(error, "reason", error), urllib3.exceptions.SSLError)
-            hint = " (a private CA? see stook-agent --upgrade-ca-file)" if untrusted else ""
-            raise DownloadError(f"GET {url} failed: {_reason(error)}{hint}", untrusted) from None
+            if (why := untrusted(error)) is not None:
+                message = f"GET {url} failed: the TLS certificate does not verify ({why}); "
+                raise DownloadError(message + UNTRUSTED_HINT, final=True) from None
+            raise DownloadError(f"GET {url} failed: {failure(error)}") from None
         try:
             if response.status == 416 and have == image.size:
                 return have, digest  # complete already; the checksum decides
@@ -180,7 +187,7 @@ class Downloader:
                         progress(have, image.size)
                 except urllib3.exceptions.HTTPError as error:
                     raise DownloadError(
-                        f"GET {url} broke off after {have} bytes: {_reason(error)}"
+                        f"GET {url} broke off after {have} bytes: {failure(error)}"
                     ) from None
                 finally:
                     out.flush()
@@ -220,8 +227,3 @@ def _hash_file(path: Path, length: int, stop: threading.Event) -> Hash:
             digest.update(block)
             left -= len(block)
     return digest
-
-
-def _reason(error: BaseException) -> str:
-    reason = getattr(error, "reason", None)
-    return f"{type(reason or error).__name__}: {str(reason or error).splitlines()[0][:200]}"

@@ -10,25 +10,37 @@ import urllib3
 
 from stook_agent.api.osversion import OSImage
 from stook_agent.upgrades.download import shown
+from stook_agent.upgrades.imagehttp import (
+    UNTRUSTED_HINT,
+    CaFileError,
+    failure,
+    image_pool,
+    untrusted,
+)
 
 TOTAL = re.compile(r"/(\d+)$")
 
 
 def image_problem(image: OSImage, timeout: float = 10.0, ca_file: str | None = None) -> str:
-    """ "" when the image answers with the right size, else what is wrong."""
+    """ "" when the image answers with the right size, else what is wrong. *ca_file*: the CA
+    certificates HTTPS is verified with (the nodes' ``--upgrade-ca-file``; None: the system's)."""
     url = shown(image.image_url)
-    pool = urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=timeout, read=timeout),
-        retries=urllib3.Retry(total=0, redirect=5, raise_on_redirect=True),
-        ca_certs=ca_file,
-    )
+    try:
+        pool = image_pool(timeout, timeout, ca_file)
+    except CaFileError as error:
+        return f"{url} cannot be checked: {error}"
     try:
         response = pool.request(
             "GET", image.image_url, headers={"Range": "bytes=0-0"}, preload_content=False
         )
     except urllib3.exceptions.HTTPError as error:
-        reason = getattr(error, "reason", None) or error
-        return f"{url} is not reachable: {type(reason).__name__}"
+        if (why := untrusted(error)) is not None:
+            trust = f"the CA file {ca_file}" if ca_file else "the system's CAs"
+            return (
+                f"{url} is not trusted: its TLS certificate does not verify against {trust} "
+                f"({why}); {UNTRUSTED_HINT}"
+            )
+        return f"{url} is not reachable: {failure(error)}"
     try:
         if response.status == 206:
             match = TOTAL.search(response.headers.get("Content-Range", ""))

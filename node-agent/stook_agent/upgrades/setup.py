@@ -3,6 +3,7 @@ controller on the cluster side (leader only, its own credential, a finalizer on 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from stook_agent.runtime.metrics import Metrics
 from stook_agent.runtime.resource import Resource
 from stook_agent.settings import AgentSettings
 from stook_agent.upgrades.cluster import Cluster
+from stook_agent.upgrades.imagecheck import image_problem
 from stook_agent.upgrades.metrics import UpgradeMetrics
 from stook_agent.upgrades.nodefeature import NodeUpgrades, NodeUpgradeSettings
 from stook_agent.upgrades.resources import FINALIZER, NODE_UPGRADE, OS_VERSION, UPGRADE
@@ -32,8 +34,10 @@ def rollout_controller(
     recorder: EventRecorder | None,
     resync_period: float = 60.0,
     stuck_after: float = 300.0,
+    ca_file: str | None = None,
 ) -> Controller:
-    """The rollout controller over clients from *client* (the cluster side's credential)."""
+    """The rollout controller over clients from *client* (the cluster side's credential);
+    its Image pre-check trusts *ca_file* (the agent's --upgrade-ca-file) as the nodes do."""
     upgrades = client(UPGRADE)
     reconciler = UpgradeReconciler(
         upgrades,
@@ -41,6 +45,7 @@ def rollout_controller(
         Cluster.of(client),
         UpgradeMetrics(metrics.registry),
         recorder,
+        image_check=functools.partial(image_problem, ca_file=ca_file),
     )
     controller = Controller(
         "upgrade-rollout",
@@ -84,6 +89,7 @@ def setup(manager: Manager, settings: AgentSettings) -> Upgrades:
             manager.metrics,
             manager.cluster_recorder(),
             stuck_after=settings.stuck_after,
+            ca_file=settings.upgrade_ca_file,
         )
         manager.add(rollout)
     return Upgrades(node, rollout)

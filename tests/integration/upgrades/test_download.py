@@ -19,7 +19,7 @@ from stook_agent.api.osversion import OSImage
 from stook_agent.cli import parse_args
 from stook_agent.upgrades.download import Downloader, DownloadError
 from support.imageserver import ImageServer, serve_image
-from support.tls import self_signed
+from support.tls import ca_signed
 
 MiB = 1 << 20
 DATA = os.urandom(3 * MiB + 12345)
@@ -128,13 +128,16 @@ def test_other_downloads_are_pruned_and_missing_images_say_so(tmp_path: Path) ->
 def test_an_https_image_behind_a_private_ca_needs_that_ca(tmp_path: Path) -> None:
     """The agent's --upgrade-ca-file: with the server's CA the download goes through; without
     it (the system's CAs) the TLS failure is final, nothing is kept."""
-    cert, key = self_signed(tmp_path, ip="127.0.0.1")
+    ca, cert, key = ca_signed(tmp_path, ip="127.0.0.1")
     with serve_image(ImageServer(DATA, tls=(cert, key))) as server:
         image = image_for(server)
         with pytest.raises(DownloadError) as refused:
             fetch(tmp_path / "system-cas", image)
-        assert refused.value.final and "certificate" in str(refused.value).lower()
-        path = Downloader(tmp_path / "private-ca", ca_file=str(cert)).fetch(
+        assert refused.value.final and (
+            "the TLS certificate does not verify (unable to get local issuer certificate); "
+            "a private CA? give stook-agent --upgrade-ca-file its certificate"
+        ) in str(refused.value)
+        path = Downloader(tmp_path / "private-ca", ca_file=str(ca)).fetch(
             image, lambda _done, _total: None, threading.Event()
         )
         assert path.read_bytes() == DATA
@@ -147,5 +150,10 @@ def test_the_agent_refuses_an_unreadable_ca_file_naming_the_option(
         parse_args(["--upgrade-ca-file", str(tmp_path / "missing.pem")])
     assert exit_.value.code == 2
     assert "--upgrade-ca-file: cannot read" in capsys.readouterr().err
-    (tmp_path / "ca.pem").write_text("")
-    assert parse_args(["--upgrade-ca-file", str(tmp_path / "ca.pem")]).upgrade_ca_file
+    (tmp_path / "empty.pem").write_text("")
+    with pytest.raises(SystemExit):
+        parse_args(["--upgrade-ca-file", str(tmp_path / "empty.pem")])
+    error = capsys.readouterr().err
+    assert f"--upgrade-ca-file: {tmp_path / 'empty.pem'} holds no usable CA certificate" in error
+    ca, _, _ = ca_signed(tmp_path, ip="127.0.0.1")
+    assert parse_args(["--upgrade-ca-file", str(ca)]).upgrade_ca_file == str(ca)

@@ -31,20 +31,26 @@ from kubernetes import config
 
 from integration.agent.kubehelpers import get_or_none, wait_until
 from stook_agent.api import Upgrade
+from stook_agent.api.osversion import OSImage
 from stook_agent.resources import NODE_LABEL, NODE_STATUS
 from stook_agent.runtime.client import ResourceClient
 from stook_agent.runtime.controller import Controller
 from stook_agent.runtime.events import EventRecorder
 from stook_agent.runtime.kinds import NODE, POD
+from stook_agent.runtime.manager import Manager, ManagerSettings
 from stook_agent.runtime.metrics import Metrics
 from stook_agent.runtime.resource import Resource
+from stook_agent.settings import AgentSettings
+from stook_agent.upgrades import setup as upgrades
 from stook_agent.upgrades.cluster import CORDONED_BY, PDB
 from stook_agent.upgrades.resources import NODE_UPGRADE, OS_VERSION, UPGRADE
+from stook_agent.upgrades.rollout import UpgradeReconciler
 from stook_agent.upgrades.setup import rollout_controller
 from support.apiserver import KubeCluster
 from support.chart import NAMESPACE, apply_chart
 from support.imageserver import ImageServer, serve_image
 from support.tiers import require_tier
+from support.tls import ca_signed
 
 IMAGE = b"\x00" * 4096
 SHA = "ab" * 32
@@ -98,12 +104,12 @@ class Rig:
     def heartbeat(self, name: str, at: str | None = None) -> None:
         self.client(NODE_STATUS).patch_status(name, {"lastHeartbeat": at or now()})
 
-    def os_version(self, size: int = len(IMAGE)) -> str:
+    def os_version(self, size: int = len(IMAGE), url: str | None = None) -> str:
         name = f"v2-{self.run}"
+        spec = {"version": "2.0", "imageURL": url or self.url, "sha256": SHA, "size": size}
         self.client(OS_VERSION).create({
             "apiVersion": OS_VERSION.api_version, "kind": OS_VERSION.kind,
-            "metadata": {"name": name},
-            "spec": {"version": "2.0", "imageURL": self.url, "sha256": SHA, "size": size},
+            "metadata": {"name": name}, "spec": spec,
         })  # fmt: skip
         return name
 
@@ -133,15 +139,18 @@ class Rig:
 
     # -- the controller --------------------------------------------------------------------
 
-    def start_controller(self, via: k8s.ApiClient | None = None) -> Controller:
-        """The rollout controller, as the admin or through *via* (another credential)."""
+    def start_controller(
+        self, via: k8s.ApiClient | None = None, ca_file: str | None = None
+    ) -> Controller:
+        """The rollout controller, as the admin or through *via* (another credential); its
+        Image pre-check trusts *ca_file* (the agent's --upgrade-ca-file) when given."""
         api = via or self.api
 
         def client(resource: Resource) -> ResourceClient:
             return ResourceClient(api, resource) if via else self.client(resource)
 
         controller = rollout_controller(
-            client, Metrics(), EventRecorder(api, "stook-test-controller", "")
+            client, Metrics(), EventRecorder(api, "stook-test-controller", ""), ca_file=ca_file
         )
         controller.start()
         self.controllers.append(controller)
@@ -268,6 +277,53 @@ def test_the_pre_checks_name_each_failing_check_and_touch_nothing(rig: Rig) -> N
     validated = next(c for c in invalid.status.conditions if c.type == "Validated")
     assert validated.status == "False" and validated.reason == "PreChecksFailed"
     assert invalid.status.nodes == [] and rig.cordoned() == set()
+
+
+def test_an_https_image_behind_a_private_ca_passes_the_image_check_only_with_that_ca(
+    rig: Rig, player: Callable[..., AgentPlayer], tmp_path: Path
+) -> None:
+    """The controller trusts what the nodes trust (stook-agent --upgrade-ca-file): without the
+    test CA the Image pre-check fails at once, naming the URL and why; with it the rollout runs."""
+    ca, cert, key = ca_signed(tmp_path, ip="127.0.0.1")
+    node = rig.node("tls")
+    with serve_image(ImageServer(IMAGE, tls=(cert, key))) as server:
+        untrusting = rig.start_controller()
+        name = rig.upgrade(rig.os_version(url=server.url))
+
+        message = rig.wait_phase(name, "Invalid").status.message
+        assert (
+            f"Image: {server.url} is not trusted: its TLS certificate does not verify against "
+            "the system's CAs (unable to get local issuer certificate); a private CA? give "
+            "stook-agent --upgrade-ca-file its certificate"
+        ) in message, message
+        others = ("NodeReady", "AgentHeartbeat", "BootState", "Version", "Space", "ControlPlane")
+        assert not [check for check in others if f"{check}:" in message], message
+        assert rig.cordoned() == set()
+
+        untrusting.stop(drain_timeout=5)
+        rig.controllers.remove(untrusting)
+        player()
+        rig.start_controller(ca_file=str(ca))
+        done = rig.wait_phase(name, "Succeeded")
+    assert [n.name for n in done.status.nodes] == [node]
+    validated = next(c for c in done.status.conditions if c.type == "Validated")
+    assert validated.status == "True" and "Image passed" in validated.message
+
+
+def test_the_agents_upgrade_ca_file_reaches_the_leaders_image_check(
+    api: k8s.ApiClient, tmp_path: Path
+) -> None:
+    """The wiring: stook-agent's --upgrade-ca-file (AgentSettings) is what the rollout
+    controller of the agent's manager trusts, not only the node side's downloads."""
+    ca, cert, key = ca_signed(tmp_path, ip="127.0.0.1")
+    manager = Manager(api, ManagerSettings(metrics_port=0), cluster_api=api)
+    rollout = upgrades.setup(manager, AgentSettings(node="n1", upgrade_ca_file=str(ca))).rollout
+    assert rollout is not None
+    reconciler = rollout.reconciler
+    assert isinstance(reconciler, UpgradeReconciler)
+    with serve_image(ImageServer(IMAGE, tls=(cert, key))) as server:
+        image = OSImage(version="2.0", imageURL=server.url, sha256=SHA, size=len(IMAGE))
+        assert reconciler.image_check(image) == ""
 
 
 def test_one_node_at_a_time_control_plane_first_across_a_controller_restart(

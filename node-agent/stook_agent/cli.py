@@ -19,6 +19,7 @@ from stook_agent.disks.filters import DEFAULT_EXCLUDE
 from stook_agent.identity import IdentityError, node_name
 from stook_agent.kube import api_client
 from stook_agent.settings import AgentSettings, DiskSettings
+from stook_agent.upgrades.download import DOWNLOADS, FOLDER_OPTION, folder_problem
 from stook_agent.upgrades.imagehttp import CaFileError, tls_context
 from stook_core.door import (
     LOG_LEVELS,
@@ -43,6 +44,14 @@ def ca_file(value: str) -> str:
     except CaFileError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return value
+
+
+def download_folder(value: str) -> Path:
+    """An absolute folder on a writable filesystem (made when it is not there yet)."""
+    problem = folder_problem(Path(value))
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return Path(value)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -83,6 +92,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="CA certificates (PEM) that OS images over HTTPS are verified with, e.g. a "
         "private CA's, by this node's downloads and (with --controller-kubeconfig) the rollout "
         "controller's Image pre-check (default: the system's)",
+    )
+    parser.add_argument(
+        FOLDER_OPTION,
+        type=download_folder,
+        default=DOWNLOADS,
+        help="the folder OS images are downloaded to: an absolute path on a writable filesystem "
+        "with room for an image (the Space pre-check and each download check its free space; "
+        f"default {DOWNLOADS}, on the state partition)",
     )
     disks = parser.add_argument_group("disks")
     disks.add_argument(
@@ -148,6 +165,7 @@ def _main(argv: list[str]) -> int:
         workers=args.workers,
         api_timeout=(5.0, args.api_timeout),
         upgrade_ca_file=args.upgrade_ca_file,
+        upgrade_downloads=args.upgrade_downloads,
         disks=DiskSettings(
             host_root=Path(args.host_root),
             disks_dir=args.disks_dir,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from stook_agent.disks.filters import DEFAULT_EXCLUDE
 from stook_agent.disks.longhorn import NAMESPACE
+from stook_agent.upgrades.download import DOWNLOADS
 
 
 @dataclass(frozen=True)
@@ -33,4 +34,5 @@ class AgentSettings:
     api_timeout: tuple[float, float] = (5.0, 30.0)  # connect, read (seconds) of every call
     stuck_after: float = 300.0  # a reconcile running longer fails /healthz
     upgrade_ca_file: str | None = None  # CA bundle for HTTPS OS images (None: the system's)
+    upgrade_downloads: Path = DOWNLOADS  # where OS images are downloaded to (an absolute path)
     disks: DiskSettings = field(default_factory=DiskSettings)

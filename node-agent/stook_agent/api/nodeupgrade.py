@@ -82,6 +82,8 @@ class NodeUpgradeStatus(ApiModel):
     booted: BootReport = Field(default_factory=BootReport)
     free_bytes: Int64 | None = Field(None, ge=0)
     """Free bytes where the agent keeps downloads."""
+    download_folder: str | None = Field(None, max_length=4096)
+    """Where the agent keeps downloads (stook-agent --upgrade-downloads)."""
     failed_check: str | None = Field(None, max_length=253)
     """The required boot check that failed on the new slot (this boot's, or the failed boot's
     from its journal after a fallback)."""

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
 CHUNK = 1 << 20
+DOWNLOADS = Path("/var/lib/stook/upgrades")  # on the state partition (--upgrade-downloads)
+FOLDER_OPTION = "--upgrade-downloads"
 Progress = Callable[[int, int], None]  # (bytes so far, total)
 CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
@@ -57,6 +59,29 @@ def shown(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?..." if parts.query else "")
 
 
+def folder_problem(folder: Path) -> str:
+    """ "" when *folder* can hold downloads, else why not: it must be an absolute path, a folder
+    (or not there yet: it is made), on a writable filesystem. Its free space is checked against
+    each image before its download (``Downloader.fetch``) and by the controller's Space check."""
+    if not folder.is_absolute():
+        return f"{folder} is not an absolute path"
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is not a folder"
+    existing = _existing(folder)
+    if not existing.is_dir():
+        return f"{existing} (on the way to {folder}) is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable (a read-only filesystem?)"
+    return ""
+
+
+def _existing(folder: Path) -> Path:
+    """*folder*, or its nearest ancestor that exists (what holds it once it is made)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
 @dataclass(frozen=True)
 class Downloader:
     folder: Path
@@ -72,10 +97,7 @@ class Downloader:
 
     def free_bytes(self) -> int:
         """Free bytes for downloads (of the folder's filesystem, before it exists)."""
-        folder = self.folder
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-        fs = os.statvfs(folder)
+        fs = os.statvfs(_existing(self.folder))
         return fs.f_bavail * fs.f_frsize
 
     def prune(self, keep: OSImage | None) -> None:
@@ -99,13 +121,14 @@ class Downloader:
             part.unlink()
             have = 0
         needed = image.size - have
-        self.folder.mkdir(parents=True, exist_ok=True)
         free = self.free_bytes()
-        if free < needed:
+        if free < needed:  # before anything is asked or written: nothing to undo
             raise DownloadError(
                 f"not enough space in {self.folder}: the image needs {needed} more bytes, "
-                f"{free} are free; free space on the state partition and retry"
+                f"{free} are free; free space there or give stook-agent {FOLDER_OPTION} "
+                "another folder"
             )
+        self.folder.mkdir(parents=True, exist_ok=True)
         digest = _hash_file(part, have, stop) if have else hashlib.sha256()
         have, digest = self._get(image, part, have, digest, progress, stop)
         if have != image.size:

@@ -156,8 +156,15 @@ class NodeUpgradeReconciler(Reconciler):
             return self._rebooting(obj, current, boot)
         if phase == "Verifying":
             return self._verify(obj, current, boot)
-        if status.booted != boot or status.free_bytes != self._free():
-            self._patch(current, {"booted": boot.to_dict(), "freeBytes": self._free()})
+        folder = str(self.side.downloads.folder)
+        if status.booted != boot or (status.free_bytes, status.download_folder) != (
+            self._free(),
+            folder,
+        ):
+            self._patch(
+                current, {"booted": boot.to_dict(), "freeBytes": self._free(),
+                          "downloadFolder": folder},
+            )  # fmt: skip
         return Result(requeue_after=IDLE_RECHECK)
 
     def absent(self, key: str) -> Result:
@@ -198,7 +205,7 @@ class NodeUpgradeReconciler(Reconciler):
         target: SlotName = "B" if boot.slot == "A" else "A" if boot.slot == "B" else "unknown"
         fresh = NodeUpgradeStatus(
             request=request.key, booted=boot, free_bytes=self._free(), total_bytes=image.size,
-            target_slot=target,
+            target_slot=target, download_folder=str(self.side.downloads.folder),
         )  # fmt: skip
         if boot.version == image.version and boot.good and not boot.fell_back:
             fresh.phase, fresh.times = "Succeeded", {"Succeeded": stamp}

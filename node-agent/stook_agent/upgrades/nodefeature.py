@@ -12,11 +12,9 @@ from stook_agent.runtime.controller import Controller, ControllerOptions
 from stook_agent.runtime.events import EventRecorder
 from stook_agent.runtime.metrics import Metrics
 from stook_agent.runtime.watched import Watched
-from stook_agent.upgrades.download import Downloader
+from stook_agent.upgrades.download import DOWNLOADS, Downloader
 from stook_agent.upgrades.node import NodeSide, NodeUpgradeReconciler
 from stook_agent.upgrades.osactions import OsActions
-
-DOWNLOADS = Path("/var/lib/stook/upgrades")  # on the state partition
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,11 @@ def node_problems(
     if free is None:
         problems.append(Problem("Space", f"{node.name} reports no free space"))
     elif free < target.size:
+        where = f" in {report.status.download_folder}" if report.status.download_folder else ""
         problems.append(
-            Problem("Space", f"{node.name} has {free} bytes free, the image needs {target.size}")
+            Problem(
+                "Space", f"{node.name} has {free} bytes free{where}, the image needs {target.size}"
+            )
         )
     return problems
 

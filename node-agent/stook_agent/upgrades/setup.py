@@ -77,6 +77,7 @@ def setup(manager: Manager, settings: AgentSettings) -> Upgrades:
             resync_period=settings.resync_period,
             stuck_after=settings.stuck_after,
             ca_file=settings.upgrade_ca_file,
+            downloads=settings.upgrade_downloads,
         ),
         manager.metrics,
         manager.recorder,

@@ -4,6 +4,7 @@ ends; a wrong checksum, an oversized or truncated body, a server that ignores ra
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from stook_agent.api.osversion import OSImage
 from stook_agent.cli import parse_args
 from stook_agent.upgrades.download import Downloader, DownloadError
 from support.imageserver import ImageServer, serve_image
+from support.tiers import require_commands, require_root
 from support.tls import ca_signed
 
 MiB = 1 << 20
@@ -157,3 +160,56 @@ def test_the_agent_refuses_an_unreadable_ca_file_naming_the_option(
     assert f"--upgrade-ca-file: {tmp_path / 'empty.pem'} holds no usable CA certificate" in error
     ca, _, _ = ca_signed(tmp_path, ip="127.0.0.1")
     assert parse_args(["--upgrade-ca-file", str(ca)]).upgrade_ca_file == str(ca)
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str, read_only: bool = False) -> Iterator[Path]:
+    """A real small filesystem mounted at *folder* (unmounted afterwards, whatever happens)."""
+    require_root()
+    require_commands("mount", "umount")
+    folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+def test_the_download_folder_must_be_an_absolute_folder_on_a_writable_filesystem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stook-agent --upgrade-downloads: refused at start naming the option and the rule."""
+    (tmp_path / "a-file").write_text("")
+    refused = {
+        "upgrades": "upgrades is not an absolute path",
+        str(tmp_path / "a-file"): f"{tmp_path / 'a-file'} is not a folder",
+        str(tmp_path / "a-file" / "x"): f"{tmp_path / 'a-file'} (on the way to",
+    }
+    with tmpfs(tmp_path / "ro", "1m", read_only=True) as read_only:
+        refused[str(read_only / "upgrades")] = f"{read_only} is not writable"
+        for value, words in refused.items():
+            with pytest.raises(SystemExit) as exit_:
+                parse_args(["--upgrade-downloads", value])
+            assert exit_.value.code == 2
+            assert f"--upgrade-downloads: {words}" in capsys.readouterr().err, value
+    later = tmp_path / "not" / "yet"  # made by the first download
+    assert parse_args(["--upgrade-downloads", str(later)]).upgrade_downloads == later
+    assert parse_args([]).upgrade_downloads == Path("/var/lib/stook/upgrades")
+
+
+def test_an_image_larger_than_the_folders_free_space_is_refused_before_any_request(
+    tmp_path: Path,
+) -> None:
+    """The node-side pre-flight: the configured folder's filesystem (a 1 MiB tmpfs) cannot
+    hold the 3 MiB image: nothing is asked of the server, nothing written, the folder named."""
+    with tmpfs(tmp_path / "small", "1m") as small, serve_image(ImageServer(DATA)) as server:
+        folder = small / "upgrades"
+        with pytest.raises(DownloadError) as error:
+            fetch(folder, image_for(server))
+        assert f"not enough space in {folder}: the image needs {len(DATA)} more bytes" in str(
+            error.value
+        )
+        assert "give stook-agent --upgrade-downloads another folder" in str(error.value)
+        assert not error.value.final  # freeing space there and the next attempt goes on
+        assert server.requests == [] and not folder.exists()

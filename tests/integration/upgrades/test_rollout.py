@@ -310,14 +310,21 @@ def test_an_https_image_behind_a_private_ca_passes_the_image_check_only_with_tha
     assert validated.status == "True" and "Image passed" in validated.message
 
 
-def test_the_agents_upgrade_ca_file_reaches_the_leaders_image_check(
+def test_the_agents_upgrade_settings_reach_the_node_side_and_the_leaders_image_check(
     api: k8s.ApiClient, tmp_path: Path
 ) -> None:
     """The wiring: stook-agent's --upgrade-ca-file (AgentSettings) is what the rollout
-    controller of the agent's manager trusts, not only the node side's downloads."""
+    controller of the agent's manager trusts, not only the node side's downloads; its
+    --upgrade-downloads is the node side's download folder."""
     ca, cert, key = ca_signed(tmp_path, ip="127.0.0.1")
     manager = Manager(api, ManagerSettings(metrics_port=0), cluster_api=api)
-    rollout = upgrades.setup(manager, AgentSettings(node="n1", upgrade_ca_file=str(ca))).rollout
+    settings = AgentSettings(
+        node="n1", upgrade_ca_file=str(ca), upgrade_downloads=tmp_path / "downloads"
+    )
+    wired = upgrades.setup(manager, settings)
+    downloads = wired.node.reconciler.side.downloads
+    assert downloads.folder == tmp_path / "downloads" and downloads.ca_file == str(ca)
+    rollout = wired.rollout
     assert rollout is not None
     reconciler = rollout.reconciler
     assert isinstance(reconciler, UpgradeReconciler)

@@ -8,6 +8,7 @@ the commands instead of running them).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -161,3 +162,22 @@ def test_a_fallback_names_the_failed_boots_check_from_its_journal(tmp_path: Path
         "stook-health-sshd.service failed: ssh.service is not active"
     )
     assert actions.calls == ["journal -1"]  # type: ignore[attr-defined]
+
+
+def test_an_idle_node_reports_the_free_space_of_its_configured_download_folder(
+    tmp_path: Path,
+) -> None:
+    """What the controller's Space pre-check reads: the folder (--upgrade-downloads) and its
+    filesystem's free bytes, before the folder exists."""
+    folder = tmp_path / "images" / "upgrades"
+    obj = NodeUpgrade.parse({"metadata": {"name": "n1"}, "spec": {"nodeName": "n1"}})
+    boot = BootReport(slot="A", version="1.0", good=True, health="passed")
+    side = NodeSide(Downloader(folder), RecordingActions(), boot_report=lambda: boot)
+    client = RecordingClient(obj.model_dump(by_alias=True, mode="json"))
+    r = NodeUpgradeReconciler(client, "n1", lambda: [], side)  # type: ignore[arg-type]
+    r.reconcile(client.obj)
+    status = status_of(r).status
+    fs = os.statvfs(tmp_path)
+    assert status.download_folder == str(folder) and status.phase == "Idle"
+    assert status.free_bytes is not None
+    assert abs(status.free_bytes - fs.f_bavail * fs.f_frsize) < 64 * (1 << 20)  # others write

@@ -62,3 +62,14 @@ def test_a_stale_heartbeat_and_a_down_control_plane_node() -> None:
     checks = {p.check for p in node_problems(stale, TARGET, NOW)}
     assert checks == {"NodeReady", "AgentHeartbeat"}
     assert [p.check for p in control_plane_problems([stale, node])] == ["ControlPlane"]
+
+
+def test_the_space_check_names_the_nodes_download_folder() -> None:
+    node = facts()
+    assert node.report is not None
+    node.report.status.free_bytes = 10
+    node.report.status.download_folder = "/data/upgrades"  # stook-agent --upgrade-downloads
+    problems = node_problems(node, TARGET, NOW)
+    assert [str(p) for p in problems] == [
+        "Space: n1 has 10 bytes free in /data/upgrades, the image needs 1000"
+    ]

@@ -3,7 +3,8 @@
 - ``stook-net rollback ID``: the transient unit of a management-network trial
   (stook_core.net.checkpoint) rolls it back unless it was committed first.
 - ``stook-net apply-saved``: at boot (stook-networks.service, before RKE2 and the agent) the
-  cluster networks the agent last applied come back (stook_core.net.saved).
+  cluster networks the agent last applied come back (stook_core.net.saved), each once udev has
+  given its NICs their final names (stook_core.net.nicwait).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Sequence
 from stook_core.door import add_debug_flag, guard
 from stook_core.net import cluster, saved
 from stook_core.net.checkpoint import SystemHost, Trial, TrialError, check_ident
+from stook_core.net.links import Netlink
+from stook_core.net.nicwait import WAIT_SECONDS, NicWait
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -45,18 +48,31 @@ def apply_saved() -> int:
 
     from stook_core.net.links import Pyroute2Netlink
 
-    code = EXIT_OK
     with IPRoute() as ipr:
         netlink = Pyroute2Netlink(ipr)
-        for spec in saved.load_all():
+        return apply_all(netlink, saved.load_all(), NicWait(netlink.links))
+
+
+def apply_all(
+    netlink: Netlink, specs: list[cluster.ClusterNetworkSpec], nics: NicWait,
+    seconds: float = WAIT_SECONDS,
+) -> int:  # fmt: skip
+    """Each saved network once its NICs are there under their final names (bounded wait)."""
+    code = EXIT_OK
+    missing = nics.wait(specs, seconds) if specs else {}
+    for spec in specs:
+        problem = missing.get(spec.network)
+        if problem is None:
             try:
                 applied = cluster.apply(netlink, spec)
             except (cluster.RefusedError, OSError) as error:
-                print(f"stook-net: cluster network {spec.network}: {error}", file=sys.stderr)
-                code = EXIT_FAILED
-                continue
-            print(f"stook-net: cluster network {spec.network}: NICs {', '.join(applied.nics)}, "
-                  f"VLANs {', '.join(map(str, applied.vlans)) or 'none'}")  # fmt: skip
+                problem = str(error)
+        if problem is not None:
+            print(f"stook-net: cluster network {spec.network}: {problem}", file=sys.stderr)
+            code = EXIT_FAILED
+            continue
+        print(f"stook-net: cluster network {spec.network}: NICs {', '.join(applied.nics)}, "
+              f"VLANs {', '.join(map(str, applied.vlans)) or 'none'}")  # fmt: skip
     return code
 
 

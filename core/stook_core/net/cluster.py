@@ -2,11 +2,13 @@
 VLAN-filtering bridge ``<cn>-br``, the network's VLAN IDs on the bond port.
 
 ``apply`` makes the kernel match a ``ClusterNetworkSpec`` (idempotent: a second call changes
-nothing) and ``remove`` undoes it, giving the NICs back up and unenslaved. A NIC the node uses
-elsewhere (a port of the management network, of another cluster network or of any other
-master, or carrying an address) is refused before anything is touched: the whole spec is
-refused, nothing is taken (``RefusedError``). The bridge's default PVID 1 is the kernel's and is
-left alone.
+nothing) and ``remove`` undoes it, giving the NICs back up and unenslaved. The bond carries
+its first NIC's permanent MAC (the kernel would give it udev's or a random one: neither is
+what a DHCP reservation or a switch's port security expects, nor stable across reboots). A
+NIC the node uses elsewhere (a port of the management network, of another cluster network or
+of any other master, or carrying an address) is refused before anything is touched: the whole
+spec is refused, nothing is taken (``RefusedError``). The bridge's default PVID 1 is the
+kernel's and is left alone.
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ class _Steps:
         self.done.append(what)
 
 
-def _bond(steps: _Steps, spec: ClusterNetworkSpec, current: Link | None) -> None:
+def _bond(steps: _Steps, spec: ClusterNetworkSpec, current: Link | None, mac: str) -> None:
     nl = steps.netlink
     if current is not None and (current.kind != "bond" or current.bond_mode != spec.mode):
         # The kernel changes a bond's mode only without ports: build it anew (its ports given
@@ -171,7 +173,7 @@ def _bond(steps: _Steps, spec: ClusterNetworkSpec, current: Link | None) -> None
         steps.note(f"deleted {spec.bond} ({current.kind} mode {current.bond_mode})")
         current = None
     if current is None:
-        nl.add_bond(spec.bond, spec.mode, spec.miimon_ms)
+        nl.add_bond(spec.bond, spec.mode, spec.miimon_ms, mac or None)
         for option, value in sorted(spec.options.items()):
             nl.set_bond_option(spec.bond, option, value)
         steps.note(f"created bond {spec.bond} ({spec.mode})")
@@ -212,7 +214,8 @@ def apply(netlink: Netlink, spec: ClusterNetworkSpec) -> Applied:
     by_name = {link.name: link for link in links}
     steps = _Steps(netlink)
     netlink.bridge_netfilter_off()
-    _bond(steps, spec, by_name.get(spec.bond))
+    mac = nics[0].identity_mac  # the first NIC's permanent MAC: what DHCP and switches know
+    _bond(steps, spec, by_name.get(spec.bond), mac)
     links = netlink.links()
     by_name = {link.name: link for link in links}
     _ports(steps, spec, [by_name[nic.name] for nic in nics], links)
@@ -230,6 +233,9 @@ def apply(netlink: Netlink, spec: ClusterNetworkSpec) -> Applied:
             if by_name[name].mtu != spec.mtu:
                 netlink.set_mtu(name, spec.mtu)
                 steps.note(f"MTU {spec.mtu} on {name}")
+    if mac and by_name[spec.bond].mac != mac:
+        netlink.set_mac(spec.bond, mac)
+        steps.note(f"MAC {mac} on {spec.bond} (that of {nics[0].name})")
     if by_name[spec.bond].master != spec.bridge:
         netlink.set_master(spec.bond, spec.bridge)
         steps.note(f"{spec.bond} a port of {spec.bridge}")

@@ -55,7 +55,9 @@ class Netlink(Protocol):
         """The VLAN IDs bridge port *name* carries (``bridge vlan show dev NAME``)."""
         ...
 
-    def add_bond(self, name: str, mode: str, miimon_ms: int) -> None: ...
+    def add_bond(self, name: str, mode: str, miimon_ms: int, mac: str | None = None) -> None:
+        """A bond; *mac* given at creation, so udev's MACAddressPolicy leaves it alone."""
+        ...
 
     def set_bond_option(self, name: str, option: str, value: str) -> None: ...
 
@@ -68,6 +70,8 @@ class Netlink(Protocol):
     def set_up(self, name: str, up: bool) -> None: ...
 
     def set_mtu(self, name: str, mtu: int) -> None: ...
+
+    def set_mac(self, name: str, mac: str) -> None: ...
 
     def add_vlan(self, port: str, vid: int) -> None: ...
 
@@ -161,10 +165,12 @@ class Pyroute2Netlink:
         index = self._index(name)
         return vlan_ids(self._ipr.get_vlans()).get(index, set())
 
-    def add_bond(self, name: str, mode: str, miimon_ms: int) -> None:
+    def add_bond(self, name: str, mode: str, miimon_ms: int, mac: str | None = None) -> None:
+        address = {"address": mac} if mac else {}
         self._ipr.link(
-            "add", ifname=name, kind="bond", bond_mode=BOND_MODES.index(mode), bond_miimon=miimon_ms
-        )
+            "add", ifname=name, kind="bond", bond_mode=BOND_MODES.index(mode),
+            bond_miimon=miimon_ms, **address,
+        )  # fmt: skip
 
     def set_bond_option(self, name: str, option: str, value: str) -> None:
         path = self._sysfs / name / "bonding" / option
@@ -198,6 +204,9 @@ class Pyroute2Netlink:
 
     def set_mtu(self, name: str, mtu: int) -> None:
         self._ipr.link("set", index=self._index(name), mtu=mtu)
+
+    def set_mac(self, name: str, mac: str) -> None:
+        self._ipr.link("set", index=self._index(name), address=mac)
 
     def add_vlan(self, port: str, vid: int) -> None:
         self._ipr.vlan_filter("add", index=self._index(port), vlan_info={"vid": vid})

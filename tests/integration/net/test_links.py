@@ -69,8 +69,9 @@ def test_links_are_read_as_the_kernel_has_them_and_changed_through_netlink(
         assert va.permanent_mac is None  # a veth has none
         netlink.set_mtu("va", 1400)
         netlink.set_up("va", False)
+        netlink.set_mac("va", "02:00:00:5e:00:42")
         va = next(link for link in netlink.links() if link.name == "va")
-        assert (va.mtu, va.up) == (1400, False)
+        assert (va.mtu, va.up, va.mac) == (1400, False, "02:00:00:5e:00:42")
         assert netlink.port_vlans("va") == set()  # not a bridge port
 
 

@@ -47,9 +47,11 @@ class FakeNetlink:
         self.link(name)
         return set(self._vlans.get(name, set()))
 
-    def add_bond(self, name: str, mode: str, miimon_ms: int) -> None:
+    def add_bond(self, name: str, mode: str, miimon_ms: int, mac: str | None = None) -> None:
         self.calls.append(f"add_bond {name} {mode}")
         self._add(name, "bond", bond_mode=mode)
+        if mac:
+            self._set(name, mac=mac)
 
     def set_bond_option(self, name: str, option: str, value: str) -> None:
         if any(link.master == name for link in self._links.values()):
@@ -81,6 +83,10 @@ class FakeNetlink:
     def set_mtu(self, name: str, mtu: int) -> None:
         self.calls.append(f"set_mtu {name} {mtu}")
         self._set(name, mtu=mtu)
+
+    def set_mac(self, name: str, mac: str) -> None:
+        self.calls.append(f"set_mac {name} {mac}")
+        self._set(name, mac=mac)
 
     def add_vlan(self, port: str, vid: int) -> None:
         self.calls.append(f"add_vlan {port} {vid}")

@@ -131,3 +131,18 @@ def test_a_port_of_another_cluster_network_and_a_nic_with_an_address_are_refused
     kernel = FakeNetlink([Link("eno1", 2, addresses=("192.0.2.5/24",))])
     with pytest.raises(RefusedError, match=r"NIC eno1 carries 192\.0\.2\.5/24: the node uses it"):
         apply(kernel, spec(nics=(NicSelector(name="eno1"),)))
+
+
+def test_the_bond_carries_its_first_nics_permanent_mac_and_keeps_it() -> None:
+    kernel = node()  # a new bond gets a random MAC (or udev's), as the kernel gives it
+    apply(kernel, spec(nics=(NicSelector(mac=NIC4_MAC), NicSelector(name="ens5"))))
+    assert kernel.link("vmnet-bo").mac == NIC4_MAC
+    kernel.calls.clear()
+    assert (
+        apply(kernel, spec(nics=(NicSelector(mac=NIC4_MAC), NicSelector(name="ens5")))).changes
+        == ()
+    )
+    kernel._set("vmnet-bo", mac="02:00:00:00:00:98")  # changed behind the agent's back
+    again = apply(kernel, spec(nics=(NicSelector(mac=NIC4_MAC), NicSelector(name="ens5"))))
+    assert again.changes == (f"MAC {NIC4_MAC} on vmnet-bo (that of ens6)",)
+    assert kernel.link("vmnet-bo").mac == NIC4_MAC

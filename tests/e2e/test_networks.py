@@ -41,6 +41,7 @@ from integration.agent.kubehelpers import wait_until
 from integration.networks.conftest import (  # noqa: F401 (shared fixtures)
     Kube,
     charted,
+    controller_api,
     kube,
     net_api,
     run_networks,
@@ -206,12 +207,13 @@ def test_cluster_networks_and_safe_management_changes_on_a_node_with_four_nics(
     installed: Installed,
     cluster: KubeCluster,  # noqa: F811
     charted: k8s.ApiClient,  # noqa: F811
+    controller_api: k8s.ApiClient,  # noqa: F811
     kube: Kube,  # noqa: F811
     run_networks: Callable[..., Any],  # noqa: F811
     tmp_path: Path,
 ) -> None:
     require_tier(cluster.controllable, "a local test API server", "unset STOOK_TEST_KUBECONFIG")
-    run_networks()
+    run_networks(controller_api)  # the stook-controller's own credential (mgmt is its only)
     kube.core.create_node({"metadata": {"name": HOSTNAME, "labels": RACK}})
     image = os_image()
     kernel = image.parent / f"vmlinuz-{VERSION}"

@@ -26,10 +26,12 @@ Timings (apply, rollback) are printed: bench figures come from this output.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 import pytest
@@ -46,6 +48,7 @@ from integration.networks.conftest import (  # noqa: F401 (shared fixtures)
     net_api,
     run_networks,
 )
+from stook_agent.networks.mgmt import request_ident
 from support.apiserver import KubeCluster
 from support.live_install import HOSTNAME, PASSWORD, Installed
 from support.node_vm import MAC1, NodeVm, boot_healthy, passwordless_sudo, reboot
@@ -108,6 +111,12 @@ class Node:
             (n for n in self.status().get("networks", []) if n["clusterNetwork"] == name), None
         )
 
+    def trial_seconds(self, change: Object) -> float:
+        """From the trial's start to its commit or rollback, as the node recorded it."""
+        path = f"/var/lib/stook/net/mgmt/results/{request_ident(change['request'])}.json"
+        result = json.loads(self.sh(f"cat {path}"))
+        return float(result["finished"]) - float(result["started"])
+
     def last_change(self, name: str, phases: tuple[str, ...]) -> Callable[[], Object | None]:
         def check() -> Object | None:
             last = (self.status().get("management") or {}).get("lastChange") or {}
@@ -121,16 +130,19 @@ PERMANENT = (
     "from stook_core.net.permaddr import netlink_permanent_macs as p\n"
     "for n, m in p().items(): print(n, m)"
 )
-# Kills the agent (SIGKILL) as soon as the checkpoint says the change is applied.
+# Kills the agent (SIGKILL) as soon as the checkpoint says the change is applied, and notes the
+# PID once that process is gone. /run is noexec on the node (initramfs-tools mounts it so): the
+# script runs through sh (as an executable it failed with 203/EXEC and the agent lived on).
 KILLER = r"""cat > /run/e2e-kill-agent <<'EOF'
-#!/bin/sh
 until grep -q '"phase": "applied"' /run/stook/net/mgmt/checkpoint.json 2>/dev/null; do
   sleep 0.1
 done
-systemctl kill -s KILL stook-agent.service
+pid=$(systemctl show -p MainPID --value stook-agent.service)
+systemctl kill --signal=SIGKILL stook-agent.service
+while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+echo "killed $pid" > /run/e2e-kill-agent.log
 EOF
-chmod +x /run/e2e-kill-agent
-systemd-run --unit e2e-kill-agent /run/e2e-kill-agent
+systemd-run --unit e2e-kill-agent /bin/sh /run/e2e-kill-agent
 """
 
 
@@ -227,122 +239,135 @@ def test_cluster_networks_and_safe_management_changes_on_a_node_with_four_nics(
     peer_vm = PeerVm(kernel, initrd, segment, tmp_path)
     log = tmp_path / "serial.log"
 
-    with vm.booted(log) as qemu, peer_vm.booted(tmp_path / "peer.log") as peer:
-        boot_healthy(node.ssh, qemu, log, "boot")
-        passwordless_sudo(node.ssh, PASSWORD)
-        assert "import ok" in node.sh(
-            "/usr/lib/stook/venv/bin/python -c 'import pyroute2; print(\"import ok\")'"
-        )
-        subprocess.run(
-            node.ssh.argv("sudo -n install -D -m 0600 /dev/stdin /etc/stook/agent/kubeconfig"),
-            input=node_kubeconfig(cluster), text=True, check=True, capture_output=True,
+    # The peer stays up across the node's reboot (UDP needs no connection): one peer boot.
+    with peer_vm.booted(tmp_path / "peer.log") as peer:
+        with vm.booted(log) as qemu:
+            before_reboot(node, kube, cluster, qemu, log, peer)
+            reboot(node.ssh, qemu, log)
+        with vm.booted(log) as qemu:
+            after_reboot(node, kube, qemu, log, peer)
+
+
+def before_reboot(
+    node: Node, kube: Kube, cluster: KubeCluster, qemu: Popen[bytes], log: Path, peer: SerialShell,  # noqa: F811
+) -> None:  # fmt: skip
+    boot_healthy(node.ssh, qemu, log, "boot")
+    passwordless_sudo(node.ssh, PASSWORD)
+    subprocess.run(
+        node.ssh.argv("sudo -n install -D -m 0600 /dev/stdin /etc/stook/agent/kubeconfig"),
+        input=node_kubeconfig(cluster), text=True, check=True, capture_output=True,
+    )  # fmt: skip
+    wait_until(lambda: node.status().get("management", {}).get("nics"),
+               "the agent's NodeNetwork", AGENT_SECONDS, node.agent_log)  # fmt: skip
+    peer_vlans(peer)
+
+    # --- N1: the cluster network on NICs 3 and 4, VLANs 100 and 200 from two NADs -----------
+    kube.create("clusternetworks", body("ClusterNetwork", "vms", {}))
+    for vid in (100, 200):
+        spec = {"clusterNetwork": "vms", "vlanId": vid}
+        kube.create("vmnetworks", body("VMNetwork", f"vlan{vid}", spec, "default"))
+    uplink = {"clusterNetwork": "vms", "nodeSelector": RACK,
+              "nics": [{"mac": MAC3}, {"mac": MAC4}], "bond": {"mode": "active-backup"},
+              "mtu": 1500}  # fmt: skip
+    started = time.monotonic()
+    kube.create("uplinkconfigs", body("UplinkConfig", "rack-e2e", uplink))
+    ready = wait_until(
+        lambda: node.ready("vms", [100, 200]),
+        "cluster network vms ready with VLANs 100 and 200", AGENT_SECONDS, node.agent_log,
+    )  # fmt: skip
+    print(f"UplinkConfig -> NodeNetwork ready with VLANs: {time.monotonic() - started:.1f} s")
+    nic3, nic4 = node.nic(MAC3), node.nic(MAC4)
+    assert sorted(ready["nics"]) == sorted([nic3, nic4]), ready
+    check_cluster_network(node, nic3, nic4)
+    labels = wait_until(lambda: kube.node_labels(HOSTNAME).get("network.stook.io/vms"),
+                        "the node label network.stook.io/vms")  # fmt: skip
+    assert labels == "true"
+    inventory = {n["name"]: n for n in kube.status("nicinventories", HOSTNAME)["nics"]}
+    assert inventory[nic3]["usedBy"] == "vms" and inventory[nic3]["permanentMac"] == MAC3
+    node.sh(VM_PORTS)
+    check_vlans_reach(peer)
+
+    # --- N3: a management NIC is refused on the node; no VM network on the mgmt VLAN ---------
+    takes_mgmt = {"clusterNetwork": "bad", "nodeSelector": RACK, "nics": [{"mac": MAC1}]}
+    with (
+        made(kube, "clusternetworks", body("ClusterNetwork", "bad", {})),
+        made(kube, "uplinkconfigs", body("UplinkConfig", "takes-mgmt", takes_mgmt)),
+    ):
+        refused = wait_until(
+            lambda: (n := node.network("bad")) and n.get("conditions") and n,
+            "the node's refusal of a management NIC", AGENT_SECONDS, node.agent_log,
         )  # fmt: skip
-        wait_until(lambda: node.status().get("management", {}).get("nics"),
-                   "the agent's NodeNetwork", AGENT_SECONDS, node.agent_log)  # fmt: skip
-        peer_vlans(peer)
+        condition = refused["conditions"][0]
+        assert (condition["status"], condition["reason"]) == ("False", "NicInUse"), refused
+        assert "management network" in condition["message"], condition
+        assert "master mgmt-bo" in node.sh(f"ip link show {node.nic(MAC1)}")
+    reserved = wait_until(
+        lambda: kube.status("clusternetworks", "mgmt").get("reservedVlanIds"),
+        "the mgmt ClusterNetwork's reserved VLAN",
+    )  # fmt: skip
+    on_mgmt = {"clusterNetwork": "mgmt", "vlanId": reserved[0]}
+    with pytest.raises(ApiException) as denied:
+        kube.create("vmnetworks", body("VMNetwork", "on-mgmt", on_mgmt, "default"))
+    assert denied.value.status in (403, 422), denied.value
 
-        # --- N1: the cluster network on NICs 3 and 4, VLANs 100 and 200 from two NADs -------
-        kube.create("clusternetworks", body("ClusterNetwork", "vms", {}))
-        for vid in (100, 200):
-            kube.create(
-                "vmnetworks",
-                body(
-                    "VMNetwork", f"vlan{vid}", {"clusterNetwork": "vms", "vlanId": vid}, "default"
-                ),
-            )
-        uplink = {"clusterNetwork": "vms", "nodeSelector": RACK,
-                  "nics": [{"mac": MAC3}, {"mac": MAC4}], "bond": {"mode": "active-backup"},
-                  "mtu": 1500}  # fmt: skip
-        started = time.monotonic()
-        kube.create("uplinkconfigs", body("UplinkConfig", "rack-e2e", uplink))
-        ready = wait_until(
-            lambda: node.ready("vms", [100, 200]),
-            "cluster network vms ready with VLANs 100 and 200", AGENT_SECONDS, node.agent_log,
-        )  # fmt: skip
-        print(f"UplinkConfig -> NodeNetwork ready with VLANs: {time.monotonic() - started:.1f} s")
-        nic3, nic4 = node.nic(MAC3), node.nic(MAC4)
-        assert sorted(ready["nics"]) == sorted([nic3, nic4]), ready
-        bond = node.sh("ip -d link show vms-bo")
-        assert "bond mode active-backup" in bond and "master vms-br" in bond, bond
-        assert "vlan_filtering 1" in node.sh("ip -d link show vms-br")
-        for nic in (nic3, nic4):
-            assert "master vms-bo" in node.sh(f"ip link show {nic}")
-        trunk = node.sh("bridge vlan show dev vms-bo")
-        assert " 100" in trunk and " 200" in trunk, trunk
-        labels = wait_until(lambda: kube.node_labels(HOSTNAME).get("network.stook.io/vms"),
-                            "the node label network.stook.io/vms")  # fmt: skip
-        assert labels == "true"
-        inventory = {n["name"]: n for n in kube.status("nicinventories", HOSTNAME)["nics"]}
-        assert inventory[nic3]["usedBy"] == "vms" and inventory[nic3]["permanentMac"] == MAC3
-        node.sh(VM_PORTS)
-        check_vlans_reach(peer)
+    # --- N2: a change that cuts the node off rolls back by itself ---------------------------
+    cut = run_change(node, kube, "cut-alive", {"vlanId": 99}, ("RolledBack",))
+    node.ssh.wait(qemu, log, 60)
+    assert cut["failedProbes"] and "gateway" in cut["probes"], cut
+    assert "timer" not in cut["message"], cut
+    print(
+        f"trial cut-alive: rolled back by the agent {node.trial_seconds(cut):.1f} s after it began"
+    )
+    # Killed right after applying: a watcher on the node kills the agent (SIGKILL) as soon as
+    # the checkpoint says applied; only the transient timer can roll back now.
+    node.sh(KILLER)
+    killed = run_change(node, kube, "cut-killed", {"vlanId": 98}, ("RolledBack",))
+    node.ssh.wait(qemu, log, 60)
+    victim = node.sh("cat /run/e2e-kill-agent.log").split()
+    assert victim[0] == "killed" and int(victim[1]) > 0, victim
+    now = int(node.sh("systemctl show -p MainPID --value stook-agent"))
+    assert now != int(victim[1]), f"the agent {now} was not killed"
+    assert "timer" in killed["message"] and killed["failedProbes"], killed
+    print(
+        f"trial cut-killed: rolled back by the timer {node.trial_seconds(killed):.1f} s after "
+        "it began"
+    )
+    good = run_change(node, kube, "mtu-1400", {"mtu": 1400}, ("Committed",))
+    assert not good["failedProbes"], good
+    print(f"trial mtu-1400: probed and committed in {node.trial_seconds(good):.1f} s")
+    assert "mtu 1400" in node.sh("ip link show mgmt-br")
+    assert "MTUBytes=1400" in node.sh("cat /etc/systemd/network/10-mgmt-br.netdev")
 
-        # --- N3: a management NIC is refused on the node; no VM network on the mgmt VLAN -------
-        takes_mgmt = {"clusterNetwork": "bad", "nodeSelector": RACK, "nics": [{"mac": MAC1}]}
-        with (
-            made(kube, "clusternetworks", body("ClusterNetwork", "bad", {})),
-            made(kube, "uplinkconfigs", body("UplinkConfig", "takes-mgmt", takes_mgmt)),
-        ):
-            refused = wait_until(
-                lambda: (n := node.network("bad")) and n.get("conditions") and n,
-                "the node's refusal of a management NIC", AGENT_SECONDS, node.agent_log,
-            )  # fmt: skip
-            condition = refused["conditions"][0]
-            assert (condition["status"], condition["reason"]) == ("False", "NicInUse"), refused
-            assert "management network" in condition["message"], condition
-            assert "master mgmt-bo" in node.sh(f"ip link show {node.nic(MAC1)}")
-        reserved = wait_until(
-            lambda: kube.status("clusternetworks", "mgmt").get("reservedVlanIds"),
-            "the mgmt ClusterNetwork's reserved VLAN",
-        )  # fmt: skip
-        with pytest.raises(ApiException) as denied:
-            kube.create(
-                "vmnetworks",
-                body(
-                    "VMNetwork",
-                    "on-mgmt",
-                    {"clusterNetwork": "mgmt", "vlanId": reserved[0]},
-                    "default",
-                ),
-            )
-        assert denied.value.status in (403, 422), denied.value
 
-        # --- N2: a change that cuts the node off rolls back by itself -----------------------
-        cut = run_change(node, kube, "cut-alive", {"vlanId": 99}, ("RolledBack",))
-        assert cut["failedProbes"], cut
-        assert "gateway" in cut["probes"], cut
-        node.ssh.wait(qemu, log, 60)
-        # Killed right after applying: a watcher on the node kills the agent (SIGKILL) as soon
-        # as the checkpoint says applied; only the transient timer can roll back now.
-        node.sh(KILLER)
-        killed = run_change(node, kube, "cut-killed", {"vlanId": 98}, ("RolledBack",))
-        node.ssh.wait(qemu, log, 60)
-        assert "timer" in killed["message"], killed
-        assert killed["failedProbes"], killed
-        assert int(node.sh("systemctl show -p NRestarts --value stook-agent")) >= 1
-        good = run_change(node, kube, "mtu-1400", {"mtu": 1400}, ("Committed",))
-        assert not good["failedProbes"], good
-        assert "mtu 1400" in node.sh("ip link show mgmt-br")
-        assert "MTUBytes=1400" in node.sh("cat /etc/systemd/network/10-mgmt-br.netdev")
-        reboot(node.ssh, qemu, log)
+def after_reboot(node: Node, kube: Kube, qemu: Popen[bytes], log: Path, peer: SerialShell) -> None:  # noqa: F811
+    """The cluster network is back from stook-networks.service (before the agent), the MTU
+    change too; then the config is deleted: NICs 3 and 4 up and unenslaved."""
+    boot_healthy(node.ssh, qemu, log, "reboot")
+    saved = node.sh("journalctl -b -u stook-networks.service --no-pager")
+    assert "stook-net: cluster network vms: NICs" in saved, saved
+    assert "mtu 1400" in node.sh("ip link show mgmt-br")
+    nic3, nic4 = node.nic(MAC3), node.nic(MAC4)
+    check_cluster_network(node, nic3, nic4)
+    node.sh(VM_PORTS)
+    check_vlans_reach(peer)
+    started = time.monotonic()
+    kube.delete("uplinkconfigs", "rack-e2e")
+    wait_until(lambda: node.gone("vms"),
+               "cluster network vms removed", AGENT_SECONDS, node.agent_log)  # fmt: skip
+    print(f"UplinkConfig deleted -> bond and bridge gone: {time.monotonic() - started:.1f} s")
+    for nic in (nic3, nic4):
+        link = node.sh(f"ip link show {nic}")
+        assert "state UP" in link or ",UP" in link, link
+        assert "master" not in link, link
 
-    # --- after one reboot: cluster network and MTU back; then the config is deleted ------------
-    with vm.booted(log) as qemu, peer_vm.booted(tmp_path / "peer2.log") as peer:
-        boot_healthy(node.ssh, qemu, log, "reboot")
-        assert node.sh("systemctl is-active stook-networks.service").strip() == "active"
-        assert "mtu 1400" in node.sh("ip link show mgmt-br")
-        trunk = node.sh("bridge vlan show dev vms-bo")
-        assert " 100" in trunk and " 200" in trunk, trunk
-        peer_vlans(peer)
-        node.sh(VM_PORTS)
-        check_vlans_reach(peer)
-        nic3, nic4 = node.nic(MAC3), node.nic(MAC4)
-        started = time.monotonic()
-        kube.delete("uplinkconfigs", "rack-e2e")
-        wait_until(lambda: node.gone("vms"),
-                   "cluster network vms removed", AGENT_SECONDS, node.agent_log)  # fmt: skip
-        print(f"UplinkConfig deleted -> bond and bridge gone: {time.monotonic() - started:.1f} s")
-        for nic in (nic3, nic4):
-            link = node.sh(f"ip link show {nic}")
-            assert "state UP" in link or ",UP" in link, link
-            assert "master" not in link, link
+
+def check_cluster_network(node: Node, nic3: str, nic4: str) -> None:
+    """Bond (NIC 3's MAC), VLAN-filtering bridge, both NICs enslaved, VLANs 100 and 200."""
+    bond = node.sh("ip -d link show vms-bo")
+    assert "bond mode active-backup" in bond and "master vms-br" in bond, bond
+    assert f"link/ether {MAC3}" in bond, f"vms-bo does not carry NIC 3's MAC {MAC3}: {bond}"
+    assert "vlan_filtering 1" in node.sh("ip -d link show vms-br")
+    for nic in (nic3, nic4):
+        assert "master vms-bo" in node.sh(f"ip link show {nic}")
+    trunk = node.sh("bridge vlan show dev vms-bo")
+    assert " 100" in trunk and " 200" in trunk, trunk

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -406,15 +407,20 @@ class Trial:
         _atomic_write(self.paths.checkpoint, checkpoint.to_json(), 0o600)
 
     def _stage_trial(self, before: Mapping[str, str], after: Mapping[str, str]) -> None:
+        """The trial copy of the networkd folder, readable by networkd (it runs as user
+        systemd-network; the agent's umask 0077 would leave it a folder it cannot list, and
+        the trial a node without management network)."""
         trial = self.paths.trial
         trial.mkdir(parents=True, exist_ok=True)
+        trial.chmod(self.paths.networkd.stat().st_mode & 0o7777)
         for old in trial.iterdir():
             old.unlink()
         for path in sorted(self.paths.networkd.iterdir()):
             if path.is_file() and path.name not in before:  # an operator's own files stay
-                (trial / path.name).write_bytes(path.read_bytes())
+                shutil.copy2(path, trial / path.name)
         for name, text in after.items():
             (trial / name).write_text(text, encoding="utf-8")
+            (trial / name).chmod(0o644)
 
     def _switch(self, old: Mapping[str, str], new: Mapping[str, str]) -> None:
         """Deleted netdevs are made anew by the reload; one that networkd missed (it saw the

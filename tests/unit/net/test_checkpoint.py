@@ -5,6 +5,8 @@ networkd are exercised in the e2e tier (tests/e2e/test_networks.py)."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,20 @@ def test_run_refuses_a_change_no_probe_could_judge(tmp_path: Path) -> None:
     assert host.calls == []
     assert files(networkd) == before
     assert change.pending() is None
+
+
+def test_the_trial_copy_is_readable_by_networkd_under_the_agents_umask(tmp_path: Path) -> None:
+    """networkd runs as systemd-network: a trial folder or file only root can read makes it
+    drop the management network (what the e2e node did under the agent's UMask=0077)."""
+    t, _, networkd = trial(tmp_path)
+    networkd.chmod(0o755)
+    (networkd / "50-operator.network").chmod(0o644)
+    old = os.umask(0o077)
+    try:
+        t.begin("c1", AFTER, [GATEWAY], 60)
+    finally:
+        os.umask(old)
+    staged = tmp_path / "run" / "mgmt" / "trial"
+    assert stat.S_IMODE(staged.stat().st_mode) == 0o755
+    for path in staged.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path.name

@@ -335,7 +335,7 @@ def before_reboot(
     good = run_change(node, kube, "mtu-1400", {"mtu": 1400}, ("Committed",))
     assert not good["failedProbes"], good
     print(f"trial mtu-1400: probed and committed in {node.trial_seconds(good):.1f} s")
-    assert "mtu 1400" in node.sh("ip link show mgmt-br")
+    wait_until(lambda: "mtu 1400" in node.sh("ip link show mgmt-br"), "MTU 1400 on mgmt-br")
     assert "MTUBytes=1400" in node.sh("cat /etc/systemd/network/10-mgmt-br.netdev")
 
 

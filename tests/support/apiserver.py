@@ -44,6 +44,7 @@ BUILD_SCRIPT = REPO / "tools" / "k8s" / "build.sh"
 EXTERNAL_ENV = "STOOK_TEST_KUBECONFIG"
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
 START_TIMEOUT = 90.0
+GRACE_SECONDS = 20.0  # a clean stop (SIGTERM) waits for open watches; then SIGKILL
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
     "kind": "Policy",
@@ -257,10 +258,15 @@ class KubeCluster:
         return [e for e in events if user is None or e["user"]["username"] == user]
 
     def stop_apiserver(self, sig: int = signal.SIGKILL) -> None:
-        """Stop kube-apiserver (SIGKILL by default: a crash, not a clean shutdown)."""
+        """Stop kube-apiserver (SIGKILL by default: a crash, not a clean shutdown). A clean
+        shutdown that still waits for open watches after GRACE_SECONDS is killed."""
         if self._apiserver is not None:
             self._apiserver.send_signal(sig)
-            self._apiserver.wait(timeout=60)
+            try:
+                self._apiserver.wait(timeout=GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                self._apiserver.kill()
+                self._apiserver.wait(timeout=60)
             self._apiserver = None
 
     def restart_apiserver(self) -> None:

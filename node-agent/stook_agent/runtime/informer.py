@@ -134,9 +134,12 @@ class Informer:
         if response is not None:
             # Unblocks a read in progress in the informer thread.
             shutdown = getattr(response, "shutdown", None)
-            if shutdown is not None:
-                shutdown()
-            response.close()
+            try:
+                if shutdown is not None:
+                    shutdown()
+                response.close()
+            except OSError:
+                pass  # the informer thread closed it first (EBADF): stopped either way
 
     # -- internals -------------------------------------------------------------------------
 

@@ -157,7 +157,11 @@ def test_vm_networks_get_their_nads_and_nodes_their_vlans_and_labels(
         lambda: kube.status("clusternetworks", cn).get("vlanIds") == [100],
         "VLAN 200 no longer trunked",
     )
-    assert kube.get("vmnetworks", f"v200-{tag}", "default") is None  # its finalizer is done
+    # Its finalizer is removed after the network's status is written: wait for that too.
+    wait_until(
+        lambda: kube.get("vmnetworks", f"v200-{tag}", "default") is None,
+        "the VMNetwork gone (its finalizer done)",
+    )
 
 
 def test_mgmt_is_made_with_the_nodes_management_vlans_reserved(

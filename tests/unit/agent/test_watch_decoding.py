@@ -8,6 +8,8 @@ from typing import Any
 
 from stook_agent.runtime.client import object_key, split_key, watch_events
 from stook_agent.runtime.controller import _worth_reconciling
+from stook_agent.runtime.informer import Informer
+from stook_agent.runtime.metrics import Metrics
 
 
 class ChunkedResponse:
@@ -51,3 +53,24 @@ def test_status_only_changes_are_not_worth_a_reconcile() -> None:
     assert _worth_reconciling(old, _obj(labels={"a": "b"}))
     assert _worth_reconciling(old, _obj(finalizers=["f"]))
     assert _worth_reconciling(old, _obj(deletionTimestamp="2026-01-01T00:00:00Z"))
+
+
+class ClosedSocketResponse:
+    """Test double of a watch response whose socket the informer thread already closed:
+    urllib3's shutdown() then raises EBADF (seen when a controller stops mid-read)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def shutdown(self) -> None:
+        raise OSError(9, "Bad file descriptor")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_stopping_an_informer_whose_watch_socket_is_already_closed_does_not_raise() -> None:
+    informer = Informer("pods", None, lambda *_: None, Metrics())  # type: ignore[arg-type]
+    informer._response = ClosedSocketResponse()  # type: ignore[assignment]
+    informer.stop()  # before the fix: OSError from the controller's stop (a teardown error)
+    assert informer._stop.is_set()

@@ -113,6 +113,7 @@ def run_probe(probe: Probe) -> bool:
 
 
 Runner = Callable[[Probe], bool]
+SETTLE_SECONDS = 5.0  # networkd has reconfigured the links (it takes about a second)
 
 
 def passing(candidates: Iterable[Probe], runner: Runner = run_probe, tries: int = 2) -> list[Probe]:
@@ -127,13 +128,16 @@ def wait_until_all_pass(
     interval: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    settle: float = SETTLE_SECONDS,
 ) -> list[Probe]:
-    """Poll every *interval* until each probe has passed once, for up to *timeout* seconds;
-    the probes that never passed (empty: all did)."""
+    """After *settle* seconds, poll every *interval* until one round in which every probe
+    passes, for up to *timeout* seconds; the probes that failed the last round (empty: all
+    passed together). A probe run in the instant after ``networkctl reload`` still sees the
+    old network (networkd reconfigures the links after it returns): it must not judge."""
     deadline = clock() + timeout
-    waiting = list(probes)
+    sleep(min(settle, timeout))
     while True:
-        waiting = [p for p in waiting if not runner(p)]
-        if not waiting or clock() >= deadline:
-            return waiting
+        failed = [p for p in probes if not runner(p)]
+        if not failed or clock() >= deadline:
+            return failed
         sleep(interval)

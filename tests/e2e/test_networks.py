@@ -150,10 +150,13 @@ def shlex_quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
+# The VM ports' MACs are fixed: the peer stays up across the node's reboot and keeps its
+# neighbour entries (a random MAC per boot made its first pings go to the old one).
 VM_PORTS = """
 set -e
 for vid in 100 200; do
-  ip netns add vm$vid; ip link add p$vid type veth peer name v$vid
+  ip netns add vm$vid
+  ip link add p$vid type veth peer name v$vid address 02:00:00:00:0$((vid / 100)):10
   ip link set v$vid netns vm$vid; ip link set p$vid master vms-br; ip link set p$vid up
   bridge vlan add dev p$vid vid $vid pvid untagged; bridge vlan del dev p$vid vid 1
   ip -n vm$vid link set v$vid up; ip -n vm$vid link set lo up

@@ -247,6 +247,10 @@ def _without_mtu(text: str | None) -> str | None:
     return None if text is None else _MTU_LINE.sub("", text)
 
 
+def _has_mtu(text: str) -> bool:
+    return _MTU_LINE.search(text) is not None
+
+
 def netdev_names(files: Mapping[str, str]) -> list[str]:
     return [m.group(1) for f, t in sorted(files.items()) if f.endswith(".netdev")
             for m in [_NETDEV_NAME.search(t)] if m]  # fmt: skip
@@ -254,11 +258,15 @@ def netdev_names(files: Mapping[str, str]) -> list[str]:
 
 def changed_netdevs(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
     """Netdevs of *old* whose .netdev file *new* changes or drops: networkd never alters an
-    existing netdev, so these are deleted for the reload to make them anew. An MTU alone does
-    not count: the .network files set it too, and a reload applies those in place."""
+    existing netdev, so these are deleted for the reload to make them anew. A changed MTU
+    alone does not count (the .network files set it too, and a reload applies those in
+    place) unless *new* sets none: networkd leaves an MTU it is not told to set, so going
+    back to the default (rolling back an MTU trial) needs the link made anew."""
     names = []
     for file, text in sorted(old.items()):
-        if file.endswith(".netdev") and _without_mtu(new.get(file)) != _without_mtu(text):
+        target = new.get(file)
+        mtu_dropped = target is not None and _has_mtu(text) and not _has_mtu(target)
+        if file.endswith(".netdev") and (_without_mtu(target) != _without_mtu(text) or mtu_dropped):
             match = _NETDEV_NAME.search(text)
             if match:
                 names.append(match.group(1))

@@ -160,6 +160,18 @@ def test_changed_netdevs_are_those_whose_file_changed_or_went() -> None:
     # An MTU is applied in place by the .network files: the bond stays.
     mtu = BOND.replace("Kind=bond\n", "Kind=bond\nMTUBytes=1400\n")
     assert changed_netdevs(BEFORE, {**BEFORE, "10-mgmt-bo.netdev": mtu}) == []
+    assert (
+        changed_netdevs(BEFORE, {**BEFORE, "10-mgmt-bo.netdev": mtu.replace("1400", "9000")}) == []
+    )
+
+
+def test_rolling_back_an_mtu_trial_to_the_default_makes_the_links_anew() -> None:
+    """The files before the trial set no MTU, and networkd leaves an MTU it is not told to
+    set: without making the bond and the VLAN anew the trial's MTU would outlive its
+    rollback until the next boot."""
+    with_mtu = {name: text.replace("Kind=", "MTUBytes=1400\nKind=") for name, text in AFTER.items()}
+    assert changed_netdevs(with_mtu, AFTER) == ["mgmt-bo", "mgmt-br.30"]
+    assert changed_netdevs(AFTER, with_mtu) == []  # the trial itself sets it in place
 
 
 def test_run_refuses_a_change_no_probe_could_judge(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import urllib3
 
 from stook_agent.runtime.errors import ApiError, describe, is_final, reason_of
 from stook_agent.runtime.watchdog import Watchdog
+from support.fake_clock import FakeClock
 
 
 def test_an_api_error_is_one_line_with_status_reason_and_the_servers_message() -> None:
@@ -35,16 +36,8 @@ def test_only_4xx_that_no_retry_cures_are_final() -> None:
     assert not is_final(OSError("connection refused"))
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 10.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_watchdog_names_a_reconcile_running_past_its_bound() -> None:
-    clock = FakeClock()
+    clock = FakeClock(10.0)
     watchdog = Watchdog(bound=30.0, clock=clock)
     watchdog.begin("worker-0", "disk-a")
     clock.now += 29

@@ -8,14 +8,7 @@ import pytest
 
 from stook_agent.runtime.ratelimit import ExponentialBackoff
 from stook_agent.runtime.workqueue import ShutDownError, WorkQueue
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from support.fake_clock import FakeClock
 
 
 def test_a_key_added_many_times_is_queued_once() -> None:
@@ -39,7 +32,7 @@ def test_a_key_in_flight_is_not_handed_out_twice_but_requeued_when_done() -> Non
 
 
 def test_delayed_keys_become_ready_when_due_and_the_earliest_due_wins() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     queue = WorkQueue(clock=clock)
     queue.add_after("a", 10)
     queue.add_after("a", 5)
@@ -60,7 +53,7 @@ def test_backoff_doubles_per_failure_up_to_the_cap_and_forget_resets() -> None:
 
 
 def test_rate_limited_adds_use_the_backoff() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     queue = WorkQueue(ExponentialBackoff(base=1.0, cap=60.0), clock=clock)
     assert [queue.add_rate_limited("k") for _ in range(3)] == [1.0, 2.0, 4.0]
     queue.forget("k")

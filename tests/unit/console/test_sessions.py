@@ -5,14 +5,7 @@ from __future__ import annotations
 
 from stook_console.app import safe_next
 from stook_console.sessions import IDLE, LIFETIME, SessionStore
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from support.fake_clock import FakeClock
 
 
 def test_sign_in_starts_a_new_session_and_ends_the_old_one() -> None:
@@ -33,7 +26,7 @@ def test_the_csrf_token_must_match() -> None:
 
 
 def test_sessions_expire_when_idle_and_after_their_lifetime() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     store = SessionStore(clock=clock)
     idle = store.new()
     clock.now += IDLE + 1

@@ -13,6 +13,7 @@ from stook_core.net.cli import apply_all
 from stook_core.net.cluster import ClusterNetworkSpec, NicSelector
 from stook_core.net.links import Link
 from stook_core.net.nicwait import NicWait, udev_initialized
+from support.fake_clock import FakeClock
 from unit.net.fake_netlink import FakeNetlink
 
 MAC3, MAC4 = "52:54:00:5e:00:03", "52:54:00:5e:00:04"
@@ -40,18 +41,7 @@ class Booting(FakeNetlink):
         return super().links()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def waiter(kernel: Booting, clock: Clock, settled: list[float]) -> NicWait:
+def waiter(kernel: Booting, clock: FakeClock, settled: list[float]) -> NicWait:
     return NicWait(
         kernel.links,
         settle=settled.append,
@@ -62,7 +52,7 @@ def waiter(kernel: Booting, clock: Clock, settled: list[float]) -> NicWait:
 
 
 def test_the_saved_network_waits_for_udev_to_rename_its_nics(tmp_path: Path) -> None:
-    kernel, clock, settled = Booting(tmp_path, renamed_after=4), Clock(), []
+    kernel, clock, settled = Booting(tmp_path, renamed_after=4), FakeClock(), []
     assert apply_all(kernel, [SPEC], waiter(kernel, clock, settled), seconds=60) == 0
     assert settled == [60]
     assert [kernel.link(n).master for n in ("ens5", "ens6")] == ["vms-bo", "vms-bo"]
@@ -73,7 +63,7 @@ def test_the_saved_network_waits_for_udev_to_rename_its_nics(tmp_path: Path) -> 
 def test_a_nic_that_never_comes_is_named_and_the_wait_is_bounded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    kernel, clock, settled = Booting(tmp_path, renamed_after=None), Clock(), []
+    kernel, clock, settled = Booting(tmp_path, renamed_after=None), FakeClock(), []
     other = ClusterNetworkSpec("storage", (NicSelector(name="eth3"),))
     (tmp_path / "n5").touch()  # eth3 is done: only vms waits in vain
     assert apply_all(kernel, [SPEC, other], waiter(kernel, clock, settled), seconds=60) == 1

@@ -4,23 +4,13 @@ fake probe runner (the real probes run in tests/integration/net/test_links.py)."
 from __future__ import annotations
 
 from stook_core.net.probes import Probe, wait_until_all_pass
+from support.fake_clock import FakeClock
 
 GATEWAY, API = Probe("gateway", "10.0.2.2"), Probe("apiserver", "10.0.2.2", 6443)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_a_probe_that_passes_before_the_change_took_effect_does_not_judge_it() -> None:
-    clock = Clock()
+    clock = FakeClock()
 
     def old_network_for_a_moment(probe: Probe) -> bool:  # networkd reconfigures after 1 s
         return clock.now < 1
@@ -33,7 +23,7 @@ def test_a_probe_that_passes_before_the_change_took_effect_does_not_judge_it() -
 
 
 def test_every_probe_must_pass_in_one_round_after_the_settle_time() -> None:
-    clock = Clock()
+    clock = FakeClock()
     runs: list[tuple[float, Probe]] = []
 
     def flapping(probe: Probe) -> bool:  # the gateway answers every other second only

@@ -8,6 +8,7 @@ watch cache) the informer lists again and reports every key that changed or vani
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -134,12 +135,11 @@ class Informer:
         if response is not None:
             # Unblocks a read in progress in the informer thread.
             shutdown = getattr(response, "shutdown", None)
-            try:
+            # EBADF: the informer thread closed it first, which stops the read just as well.
+            with contextlib.suppress(OSError):
                 if shutdown is not None:
                     shutdown()
                 response.close()
-            except OSError:
-                pass  # the informer thread closed it first (EBADF): stopped either way
 
     # -- internals -------------------------------------------------------------------------
 
